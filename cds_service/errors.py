@@ -1,0 +1,76 @@
+"""The service's error tree. Every error the API answers with is one of these.
+
+    CdsError                       base; carries an HTTP status and a stable code
+    ├── BadRequest          400    malformed JSON, missing or mistyped fields, hook mismatch
+    │   └── RequestTooDeep  400    JSON nested deeper than the configured limit
+    ├── Unauthorized        401    JWT missing or invalid (the body never says why)
+    ├── UnknownService      404    no service with that id
+    ├── PayloadTooLarge     413    body over the configured limit
+    ├── UnsupportedMedia    415    body is not JSON
+    └── DataUnavailable     412    required data neither prefetched nor fetchable (CDS Hooks 2.0 §Prefetch)
+
+`code` values are stable: tests, logs and the OperationOutcome's `details.coding` use them.
+Messages never contain patient data or tokens.
+"""
+
+from __future__ import annotations
+
+
+class CdsError(Exception):
+    """Base class: an error with an HTTP status and a stable code."""
+
+    status_code: int = 500
+    code: str = "internal-error"
+
+    def __init__(self, message: str, *, expression: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.expression = expression or []
+
+
+class BadRequest(CdsError):
+    """The request is not a valid CDS Hooks call for this service."""
+
+    status_code = 400
+    code = "invalid-request"
+
+
+class RequestTooDeep(BadRequest):
+    """JSON nesting deeper than `CDS_MAX_JSON_DEPTH`."""
+
+    code = "too-deep"
+
+
+class Unauthorized(CdsError):
+    """The caller's JWT is missing or failed verification."""
+
+    status_code = 401
+    code = "unauthorized"
+
+
+class UnknownService(CdsError):
+    """No service is registered under the requested id."""
+
+    status_code = 404
+    code = "unknown-service"
+
+
+class PayloadTooLarge(CdsError):
+    """The request body exceeds `CDS_MAX_BODY_BYTES`."""
+
+    status_code = 413
+    code = "too-large"
+
+
+class UnsupportedMediaType(CdsError):
+    """The request body is not declared as JSON."""
+
+    status_code = 415
+    code = "unsupported-media-type"
+
+
+class DataUnavailable(CdsError):
+    """Required data is missing from prefetch and could not be fetched from `fhirServer`."""
+
+    status_code = 412
+    code = "data-unavailable"

@@ -1,0 +1,123 @@
+"""The services this CDS service offers: id, hook, descriptive text and prefetch templates.
+
+Prefetch follows from what the rules read: the Observation query lists exactly the LOINC codes
+the terminology data knows for the analytes the rules use. Templates keep to the CDS Hooks 2.0
+query restrictions (instance read; type search with reference, token-equality and `_sort`/
+`_count` parameters only).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from cds_service.errors import UnknownService
+from cds_service.hooks.models import HookName
+
+KeyPolicy = Literal["required", "optional"]
+
+PREFETCH_KEYS = ("patient", "observations", "medications", "conditions")
+
+_USAGE = (
+    "Needs FHIR R4 read access (prefetch or fhirServer + fhirAuthorization) to the patient's "
+    "Patient, Observation, MedicationRequest and Condition resources. Without them the service "
+    "answers 412. Cards are decision support for clinicians, not orders."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    id: str
+    hook: HookName
+    title: str
+    description: str
+    prefetch: dict[str, str]
+
+    def discovery_entry(self) -> dict[str, Any]:
+        return {
+            "hook": self.hook,
+            "id": self.id,
+            "title": self.title,
+            "description": self.description,
+            "prefetch": dict(self.prefetch),
+            "usageRequirements": _USAGE,
+        }
+
+
+def prefetch_templates(observation_codes: list[str]) -> dict[str, str]:
+    """The four prefetch queries, one per key; `observation_codes` are `system|code` tokens."""
+    codes = ",".join(observation_codes)
+    return {
+        "patient": "Patient/{{context.patientId}}",
+        "observations": (
+            "Observation?patient={{context.patientId}}"
+            f"&code={codes}&_sort=-date&_count=200"
+        ),
+        "medications": "MedicationRequest?patient={{context.patientId}}&status=active",
+        "conditions": (
+            "Condition?patient={{context.patientId}}&clinical-status=active,recurrence,relapse"
+        ),
+    }
+
+
+class Registry:
+    """Immutable lookup of services by id."""
+
+    def __init__(self, services: list[Service]) -> None:
+        ids = [s.id for s in services]
+        assert len(ids) == len(set(ids)), "service ids must be unique (the sandbox merges them)"
+        self._by_id = {s.id: s for s in services}
+
+    def get(self, service_id: str) -> Service:
+        try:
+            return self._by_id[service_id]
+        except KeyError:
+            raise UnknownService(f"No CDS service with id '{service_id[:64]}'.") from None
+
+    def discovery(self) -> dict[str, Any]:
+        return {"services": [s.discovery_entry() for s in self._by_id.values()]}
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self._by_id.values())
+
+
+def build_registry(observation_codes: list[str]) -> Registry:
+    templates = prefetch_templates(observation_codes)
+    return Registry(
+        [
+            Service(
+                id="muscle-cramps-patient-view",
+                hook="patient-view",
+                title="Muscle cramps: medication safety and work-up",
+                description=(
+                    "When a chart is opened, reviews the patient's active medicines, labs and "
+                    "problems against the lower-extremity muscle cramp guideline: drugs to avoid "
+                    "(quinine, quinidine, cyclobenzaprine, benzodiazepines in older adults), "
+                    "magnesium and potassium only for documented deficits, baclofen titration "
+                    "with kidney, age and liver guard-rails, and the work-up for secondary cramps."
+                ),
+                prefetch=templates,
+            ),
+            Service(
+                id="muscle-cramps-order-select",
+                hook="order-select",
+                title="Muscle cramps: order check while selecting",
+                description=(
+                    "Checks newly selected medication orders (quinine, quinidine, cyclobenzaprine, "
+                    "benzodiazepines, magnesium, potassium, baclofen) against the muscle cramp "
+                    "guideline, this patient's kidney function, electrolytes, age and problems."
+                ),
+                prefetch=templates,
+            ),
+            Service(
+                id="muscle-cramps-order-sign",
+                hook="order-sign",
+                title="Muscle cramps: order check before signing",
+                description=(
+                    "Checks every draft medication order about to be signed against the muscle "
+                    "cramp guideline, this patient's kidney function, electrolytes, age and problems."
+                ),
+                prefetch=templates,
+            ),
+        ]
+    )

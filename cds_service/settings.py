@@ -1,0 +1,144 @@
+"""Every knob of the service, read once from `CDS_*` environment variables (or a file).
+
+One `Settings` object is built at start-up and handed down; nothing else reads the environment.
+A bad value stops start-up with a message naming the variable, never echoing a secret.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+log = logging.getLogger(__name__)
+
+Profile = Literal["production", "development", "sandbox"]
+
+SANDBOX_ORIGIN = "https://sandbox.cds-hooks.org"
+
+
+def _split_csv(value: object) -> object:
+    """Accept `a,b,c` (how people write env vars) as well as a JSON list."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            import json
+
+            return json.loads(text)
+        return [item.strip() for item in text.split(",") if item.strip()]
+    return value
+
+
+CsvList = Annotated[list[str], NoDecode]
+
+
+class Settings(BaseSettings):
+    """Service configuration. Field names map to `CDS_<NAME>` environment variables."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CDS_",
+        env_file=None,
+        extra="ignore",
+        env_ignore_empty=True,
+        validate_default=True,
+    )
+
+    profile: Profile = Field(
+        "production",
+        description="production | development | sandbox. Development and sandbox relax "
+        "defaults for local testing and log a loud warning.",
+    )
+    public_base_url: str = Field(
+        "http://127.0.0.1:8080",
+        description="The URL EHRs use to reach this service; JWT `aud` is checked against it.",
+    )
+    cors_origins: CsvList = Field(
+        default_factory=list,
+        description="Browser origins allowed to call the service (comma-separated). "
+        "`*` is refused in production.",
+    )
+    fhir_timeout_seconds: float = Field(3.0, gt=0, le=60, description="Timeout per FHIR call.")
+    request_deadline_seconds: float = Field(
+        4.0, gt=0, le=120, description="Overall budget for fetching missing prefetch data."
+    )
+    max_body_bytes: int = Field(
+        5_000_000, ge=1_000, le=200_000_000, description="Largest hook request body accepted."
+    )
+    max_json_depth: int = Field(64, ge=8, le=1_000, description="Deepest JSON nesting accepted.")
+    max_entries_per_key: int = Field(
+        10_000, ge=1, description="Most resources read from one prefetch key (all pages)."
+    )
+    max_pages: int = Field(10, ge=1, le=1_000, description="Most `next` pages followed per key.")
+    database_url: str = Field(
+        "sqlite:///./cds_service.db",
+        description="SQLAlchemy URL for feedback, served-card audit and the JWT replay store.",
+    )
+    fhir_allowed_hosts: CsvList = Field(
+        default_factory=list,
+        description="FHIR server hosts the service may call when authentication is off "
+        "(comma-separated; `*.example.org` matches sub-domains).",
+    )
+    fhir_allow_private_addresses: bool = Field(
+        False, description="Allow loopback, private and link-local FHIR servers."
+    )
+    fhir_allow_unauthenticated: bool = Field(
+        False,
+        description="Query a `fhirServer` that came without `fhirAuthorization` "
+        "(open test servers such as the sandbox's).",
+    )
+    auth_required: bool = Field(True, description="Require a valid EHR-signed JWT.")
+    trust_file: Path | None = Field(
+        None, description="TOML file listing trusted CDS clients (issuers, keys, FHIR servers)."
+    )
+    jwt_clock_skew_seconds: int = Field(60, ge=0, le=60)
+    jwt_max_lifetime_seconds: int = Field(3600, ge=60, le=86_400)
+    max_cards: int = Field(10, ge=1, le=100, description="Most cards in one response.")
+    lab_max_age_days: int = Field(
+        365, ge=1, le=36_500, description="Older lab results are ignored by the rules."
+    )
+    hypomagnesemia_mmol_per_l: float = Field(
+        0.70, gt=0.3, lt=1.2, description="Serum Mg below this counts as low (when the lab "
+        "gives no interpretation or reference range)."
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_json: bool = Field(True, description="One JSON object per log line.")
+    metrics_enabled: bool = True
+
+    @field_validator("cors_origins", "fhir_allowed_hosts", mode="before")
+    @classmethod
+    def _csv(cls, value: object) -> object:
+        return _split_csv(value)
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("must be an absolute http(s) URL")
+        if parts.query or parts.fragment:
+            raise ValueError("must not carry a query or fragment")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _profile_defaults(self) -> Settings:
+        if self.profile in ("development", "sandbox"):
+            if not self.cors_origins:
+                self.cors_origins = [SANDBOX_ORIGIN, "http://localhost:3000"]
+        if self.profile == "production" and "*" in self.cors_origins:
+            raise ValueError("CDS_CORS_ORIGINS='*' is not allowed in production")
+        return self
+
+    @property
+    def discovery_url(self) -> str:
+        return f"{self.public_base_url}/cds-services"
+
+
+def load_settings(env_file: str | None = None) -> Settings:
+    """Build settings from the environment (and an optional `.env`-style file)."""
+    if env_file:
+        return Settings(_env_file=env_file)  # type: ignore[call-arg]
+    return Settings()
