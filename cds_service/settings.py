@@ -7,11 +7,12 @@ A bad value stops start-up with a message naming the variable, never echoing a s
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ class Settings(BaseSettings):
         env_file=None,
         extra="ignore",
         env_ignore_empty=True,
+        hide_input_in_errors=True,
         validate_default=True,
     )
 
@@ -138,7 +140,20 @@ class Settings(BaseSettings):
 
 
 def load_settings(env_file: str | None = None) -> Settings:
-    """Build settings from the environment (and an optional `.env`-style file)."""
+    """Build settings from the environment, and from a `.env`-style file when one is named
+    (argument or `CDS_ENV_FILE`). Real environment variables win over the file."""
+    env_file = env_file or os.environ.get("CDS_ENV_FILE")
     if env_file:
+        if not Path(env_file).is_file():
+            raise FileNotFoundError(f"CDS_ENV_FILE: no such file: {env_file}")
         return Settings(_env_file=env_file)  # type: ignore[call-arg]
     return Settings()
+
+
+def describe_error(exc: ValidationError) -> str:
+    """One line per bad setting, naming the variable but never echoing its value."""
+    lines = []
+    for err in exc.errors():
+        name = "CDS_" + "_".join(str(p) for p in err["loc"]).upper() if err["loc"] else "settings"
+        lines.append(f"{name}: {err['msg']}")
+    return "\n".join(lines)

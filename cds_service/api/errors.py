@@ -1,0 +1,95 @@
+"""Every non-2xx answer is a FHIR OperationOutcome with our own words: no stack trace, no PHI.
+
+401 stays minimal (the spec's best practice: never say why a token was refused).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from cds_service.errors import CdsError, Unauthorized
+
+log = logging.getLogger(__name__)
+
+_ISSUE_CODE = {
+    400: "invalid",
+    401: "login",
+    403: "forbidden",
+    404: "not-found",
+    405: "not-supported",
+    412: "not-found",
+    413: "too-long",
+    415: "not-supported",
+    500: "exception",
+}
+_OO_MEDIA_TYPE = "application/fhir+json"
+
+
+def operation_outcome(
+    status: int, text: str, *, code: str, expression: list[str] | None = None
+) -> dict[str, Any]:
+    issue: dict[str, Any] = {
+        "severity": "error",
+        "code": _ISSUE_CODE.get(status, "processing"),
+        "details": {
+            "coding": [{"system": "https://cds.example.org/cds-service/error", "code": code}],
+            "text": text,
+        },
+    }
+    if expression:
+        issue["expression"] = expression[:20]
+    return {"resourceType": "OperationOutcome", "issue": [issue]}
+
+
+def error_response(
+    status: int, text: str, *, code: str, expression: list[str] | None = None
+) -> Response:
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    body = operation_outcome(status, text, code=code, expression=expression)
+    return Response(orjson.dumps(body), status_code=status, media_type=_OO_MEDIA_TYPE,
+                    headers=headers)
+
+
+def response_for(exc: CdsError) -> Response:
+    if isinstance(exc, Unauthorized):
+        # The reason was logged where it was found; the caller learns nothing more.
+        return error_response(401, "Authentication required.", code=exc.code)
+    return error_response(exc.status_code, exc.message, code=exc.code, expression=exc.expression)
+
+
+async def _cds_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, CdsError)
+    return response_for(exc)
+
+
+async def _http_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    text = {404: "No such endpoint.", 405: "Method not allowed."}.get(
+        exc.status_code, "Request refused."
+    )
+    return error_response(exc.status_code, text, code=f"http-{exc.status_code}")
+
+
+async def _validation_error(_: Request, exc: Exception) -> Response:
+    return error_response(400, "Invalid request.", code="invalid-request")
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    # Our bug, not the caller's: log the type (never the body) and answer without details.
+    log.error("unhandled error on %s %s: %s", request.method, request.url.path,
+              type(exc).__name__, exc_info=exc)
+    return error_response(500, "Internal error.", code="internal-error")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(CdsError, _cds_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,108 @@
+"""`GET /cds-services` (discovery) and `POST /cds-services/{id}` (a hook call).
+
+Order of checks (checklist §2): unknown id 404 -> JWT 401 -> body 415/413/400 -> fields 400 ->
+hook and context 400 -> data 412 -> 200 with cards.
+"""
+
+from __future__ import annotations
+
+import time
+
+import orjson
+from fastapi import APIRouter, Request
+from pydantic import ValidationError
+from starlette.background import BackgroundTask
+from starlette.responses import Response
+
+from cds_service.api.auth import Caller, authenticate
+from cds_service.api.body import read_json_object
+from cds_service.api.state import AppState, StateDep
+from cds_service.errors import BadRequest, CdsError
+from cds_service.fhir.access import FhirAccessPolicy
+from cds_service.hooks.models import HookRequest
+from cds_service.hooks.pipeline import CallReport, parse_context, run_hook
+from cds_service.security.principal import AuthenticatedClient
+
+router = APIRouter(tags=["CDS Hooks"])
+
+JSON = "application/json"
+
+
+@router.get("/cds-services", summary="Discovery: the services this CDS service offers")
+async def discovery(state: StateDep, _caller: Caller) -> Response:
+    return Response(orjson.dumps(state.registry.discovery()), media_type=JSON)
+
+
+@router.post(
+    "/cds-services/{service_id}",
+    summary="Call a CDS service with a hook request; answers with cards",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {JSON: {"schema": {"$ref": "#/components/schemas/HookRequest"}}},
+        }
+    },
+)
+async def call_service(service_id: str, request: Request, state: StateDep) -> Response:
+    started = time.perf_counter()
+    report = CallReport()
+    hook_request: HookRequest | None = None
+    status = 500
+    try:
+        service = state.registry.get(service_id)
+        caller = await authenticate(request, state)
+        body = await read_json_object(
+            request,
+            max_bytes=state.settings.max_body_bytes,
+            max_depth=state.settings.max_json_depth,
+        )
+        hook_request = parse_hook_request(body)
+        context = parse_context(service, hook_request)
+        response = await run_hook(
+            state.engine, service, hook_request, context, access_policy(state, caller),
+            report=report,
+        )
+        status = 200
+    except CdsError as exc:
+        status = exc.status_code
+        raise
+    finally:
+        state.observer.hook_call(
+            service_id=service_id,
+            status=status,
+            duration_seconds=time.perf_counter() - started,
+            hook_instance=hook_request.hookInstance if hook_request else None,
+            report=report,
+        )
+    record = BackgroundTask(
+        state.store.record_served, service.id, hook_request.hookInstance, report.cards
+    ) if report.cards else None
+    return Response(orjson.dumps(response.to_json()), media_type=JSON, background=record)
+
+
+def parse_hook_request(body: dict[str, object]) -> HookRequest:
+    """Validate the envelope; name the offending fields (never their values) on failure."""
+    try:
+        hook_request = HookRequest.model_validate(body)
+    except ValidationError as exc:
+        fields = sorted({".".join(str(p) for p in e["loc"]) or "(root)" for e in exc.errors()})
+        raise BadRequest(
+            "Invalid CDS Hooks request: missing or invalid " + ", ".join(fields[:10]) + ".",
+            expression=fields[:10],
+        ) from None
+    if hook_request.fhirAuthorization is not None and hook_request.fhirServer is None:
+        raise BadRequest(
+            "fhirAuthorization was sent without fhirServer.", expression=["fhirServer"]
+        )
+    return hook_request
+
+
+def access_policy(state: AppState, caller: AuthenticatedClient) -> FhirAccessPolicy:
+    """Which FHIR servers this caller may make us call (SSRF guard)."""
+    settings = state.settings
+    return FhirAccessPolicy(
+        allowed_bases=caller.fhir_servers,
+        allowed_hosts=tuple(settings.fhir_allowed_hosts),
+        allow_private=settings.fhir_allow_private_addresses,
+        allow_unauthenticated=settings.fhir_allow_unauthenticated,
+    )

@@ -1,0 +1,158 @@
+"""`create_app(settings)`: wiring only. Everything a request needs is built here, once."""
+
+from __future__ import annotations
+
+import gc
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+
+from cds_service.api import feedback, health, metrics, services
+from cds_service.api.errors import install_error_handlers
+from cds_service.api.middleware import install_middleware
+from cds_service.api.state import AppState
+from cds_service.cards.catalog import CardCatalog
+from cds_service.clinical.terminology import get_terminology
+from cds_service.fhir.client import FhirClient
+from cds_service.fhir.prefetch import FetchLimits
+from cds_service.hooks.models import HookRequest
+from cds_service.hooks.pipeline import Engine, PipelineConfig
+from cds_service.hooks.registry import build_registry
+from cds_service.observability.logging import configure_logging
+from cds_service.observability.metrics import Metrics
+from cds_service.observability.observer import Observer
+from cds_service.rules.types import Thresholds
+from cds_service.security.jwks import JwksCache
+from cds_service.security.jwt import JwtVerifier
+from cds_service.security.replay import ReplayStore
+from cds_service.security.trust import load_trust
+from cds_service.settings import Settings
+from cds_service.store.db import init_schema, make_engine
+from cds_service.store.repository import Store
+
+log = logging.getLogger(__name__)
+
+
+def build_engine(
+    settings: Settings, *, fhir_transport: httpx.AsyncBaseTransport | None = None
+) -> Engine:
+    """The hook pipeline's loaded content and FHIR client (shared by the API and the CLI)."""
+    terminology = get_terminology()
+    return Engine(
+        terminology=terminology,
+        catalog=CardCatalog.load(),
+        fhir=FhirClient.create(settings.fhir_timeout_seconds, transport=fhir_transport),
+        config=PipelineConfig(
+            limits=FetchLimits(
+                per_call_timeout=settings.fhir_timeout_seconds,
+                deadline=settings.request_deadline_seconds,
+                max_pages=settings.max_pages,
+                max_entries_per_key=settings.max_entries_per_key,
+            ),
+            thresholds=Thresholds(hypomagnesemia_mmol_per_l=settings.hypomagnesemia_mmol_per_l),
+            lab_max_age_days=settings.lab_max_age_days,
+            max_cards=settings.max_cards,
+        ),
+    )
+
+
+def _warn_about_profile(settings: Settings) -> None:
+    if not settings.auth_required:
+        log.warning(
+            "AUTHENTICATION IS OFF (CDS_AUTH_REQUIRED=false): any caller can use this service. "
+            "Never run like this with real patient data."
+        )
+    if settings.profile != "production":
+        log.warning("Running the '%s' profile: relaxed defaults for testing only.", settings.profile)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    fhir_transport: httpx.AsyncBaseTransport | None = None,
+    jwks_transport: httpx.AsyncBaseTransport | None = None,
+) -> FastAPI:
+    settings = settings or Settings()
+    configure_logging(settings.log_level, settings.log_json)
+    _warn_about_profile(settings)
+
+    db = make_engine(settings.database_url)
+    init_schema(db)
+    engine = build_engine(settings, fhir_transport=fhir_transport)
+    jwks_http = httpx.AsyncClient(
+        timeout=httpx.Timeout(3.0), follow_redirects=False, transport=jwks_transport
+    )
+    verifier = None
+    if settings.auth_required:
+        verifier = JwtVerifier(
+            load_trust(settings),
+            JwksCache(jwks_http),
+            ReplayStore(db),
+            clock_skew=settings.jwt_clock_skew_seconds,
+            max_lifetime=settings.jwt_max_lifetime_seconds,
+        )
+    state = AppState(
+        settings=settings,
+        registry=build_registry(engine.terminology.observation_query_codes()),
+        engine=engine,
+        store=Store(db),
+        observer=Observer(Metrics() if settings.metrics_enabled else None),
+        verifier=verifier,
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # Everything built above lives as long as the app: freeze it out of the GC's sight.
+        gc.collect()
+        gc.freeze()
+        yield
+        await engine.fhir.aclose()
+        await jwks_http.aclose()
+        db.dispose()
+
+    app = FastAPI(
+        title="Muscle cramp CDS Hooks service",
+        version="0.1.0",
+        description="CDS Hooks 2.0 service for the lower-extremity muscle cramp guideline.",
+        lifespan=lifespan,
+    )
+    app.state.cds = state
+    install_error_handlers(app)
+    install_middleware(app, settings.cors_origins)
+    app.include_router(services.router)
+    app.include_router(feedback.router)
+    app.include_router(health.router)
+    app.include_router(metrics.router)
+    _document_hook_request(app)
+    return app
+
+
+def _document_hook_request(app: FastAPI) -> None:
+    """Publish the hook request schema (the route reads the raw body for speed and bounds)."""
+    base_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = base_openapi()
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            request_schema = HookRequest.model_json_schema(
+                by_alias=True, ref_template="#/components/schemas/{model}"
+            )
+            for name, definition in request_schema.pop("$defs", {}).items():
+                components[name] = definition
+            components["HookRequest"] = request_schema
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def app_from_env() -> FastAPI:
+    """The uvicorn factory: settings from CDS_* variables (and CDS_ENV_FILE)."""
+    from cds_service.settings import load_settings
+
+    return create_app(load_settings())

@@ -1,0 +1,60 @@
+"""The `cds-service` command: serve, and the tools integration engineers and operators use."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+
+from cds_service.settings import Settings, describe_error, load_settings
+
+cli = typer.Typer(
+    help="CDS Hooks 2.0 service for the lower-extremity muscle cramp guideline.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def settings_or_exit() -> Settings:
+    """Validated settings, or a clear message naming each bad CDS_* variable and exit code 2."""
+    try:
+        return load_settings()
+    except ValidationError as exc:
+        typer.echo("Invalid configuration:\n" + describe_error(exc), err=True)
+        raise typer.Exit(2) from None
+    except FileNotFoundError as exc:
+        typer.echo(f"Invalid configuration: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+@cli.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8080,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+) -> None:
+    """Run the HTTP service (settings from CDS_* environment variables)."""
+    import uvicorn
+
+    settings_or_exit()  # fail fast, before uvicorn starts workers
+    uvicorn.run(
+        "cds_service.app:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=None,
+        access_log=False,
+        proxy_headers=True,
+    )
+
+
+def main() -> None:
+    cli(prog_name="cds-service")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

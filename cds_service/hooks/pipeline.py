@@ -1,0 +1,198 @@
+"""One hook call, start to finish: data -> facts -> rules -> cards.
+
+    resolve prefetch (fhir)  ->  412 if required data can't be had
+    resolve medication references (fhir)
+    build PatientFacts and read the orders (clinical)
+    evaluate the rules (rules)  ->  render cards (cards)
+
+The HTTP route and the `evaluate` CLI both call `run_hook`; nothing here knows about HTTP.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from typing import Any
+
+from pydantic import ValidationError
+
+from cds_service.cards.catalog import CardCatalog
+from cds_service.cards.render import RenderedCard, render_cards
+from cds_service.clinical.facts import build_facts
+from cds_service.clinical.orders import read_draft_orders
+from cds_service.clinical.terminology import Terminology
+from cds_service.clinical.types import Medication
+from cds_service.errors import BadRequest, DataUnavailable
+from cds_service.fhir.access import FhirAccessPolicy
+from cds_service.fhir.client import FhirClient
+from cds_service.fhir.medications import resolve_medication_references
+from cds_service.fhir.prefetch import FetchLimits, PrefetchResult, resolve_prefetch
+from cds_service.hooks.models import CONTEXT_MODELS, HookContext, HookRequest
+from cds_service.hooks.registry import Service
+from cds_service.hooks.response import CdsResponse
+from cds_service.rules import evaluate
+from cds_service.rules.types import RuleInput, Thresholds
+
+REQUIRED_KEYS = ("patient", "observations", "medications", "conditions")
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineConfig:
+    """What the pipeline needs from settings, as plain values."""
+
+    limits: FetchLimits
+    thresholds: Thresholds
+    lab_max_age_days: int
+    max_cards: int
+
+
+@dataclass(frozen=True, slots=True)
+class Engine:
+    """Everything loaded once at start-up that a hook call reads."""
+
+    terminology: Terminology
+    catalog: CardCatalog
+    fhir: FhirClient
+    config: PipelineConfig
+
+
+@dataclass(slots=True)
+class CallReport:
+    """What happened during one call, for the log line and metrics. No PHI."""
+
+    prefetch: PrefetchResult | None = None
+    rule_ids: list[str] = field(default_factory=list)
+    cards: list[RenderedCard] = field(default_factory=list)
+    fhir_ms: float = 0.0
+
+
+def parse_context(service: Service, request: HookRequest) -> HookContext:
+    """Check the hook matches the service and the hook's required context fields are there."""
+    if request.hook != service.hook:
+        raise BadRequest(
+            f"Service '{service.id}' answers the '{service.hook}' hook, not '{request.hook[:64]}'.",
+            expression=["hook"],
+        )
+    context = dict(request.context)
+    if "userId" not in context:
+        legacy = request.legacy_user_id or request.legacy_user
+        if legacy:
+            context["userId"] = legacy
+    try:
+        return CONTEXT_MODELS[service.hook].model_validate(context)
+    except ValidationError as exc:
+        raise BadRequest(
+            "Invalid hook context: " + _describe(exc),
+            expression=[f"context.{'.'.join(str(p) for p in e['loc'])}" for e in exc.errors()],
+        ) from None
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        where = ".".join(str(p) for p in err["loc"]) or "(root)"
+        parts.append(f"{where}: {err['msg']}")
+    return "; ".join(parts)
+
+
+def _resources(data: PrefetchResult, key: str) -> list[dict[str, Any]]:
+    item = data.keys.get(key)
+    return list(item.resources) if item else []
+
+
+def _all_resources(data: PrefetchResult) -> Iterable[dict[str, Any]]:
+    for item in data.keys.values():
+        yield from item.resources
+
+
+async def run_hook(
+    engine: Engine,
+    service: Service,
+    request: HookRequest,
+    context: HookContext,
+    policy: FhirAccessPolicy,
+    *,
+    today: date | None = None,
+    report: CallReport | None = None,
+) -> CdsResponse:
+    """Answer one validated hook call. Raises DataUnavailable (412) when data can't be had."""
+    report = report if report is not None else CallReport()
+    as_of = today or datetime.now(timezone.utc).date()
+    started = time.perf_counter()
+
+    data = await resolve_prefetch(
+        service.prefetch, request, context, engine.fhir, policy, engine.config.limits
+    )
+    report.prefetch = data
+    failed = [k for k in REQUIRED_KEYS if k in data.keys and data.keys[k].status == "failed"]
+    if failed:
+        raise DataUnavailable(
+            "Required data could not be obtained for prefetch key(s) "
+            + ", ".join(failed)
+            + ": not in the request's prefetch and not fetchable from fhirServer.",
+            expression=[f"prefetch.{k}" for k in failed],
+        )
+    patients = _resources(data, "patient")
+    if not patients and data.keys.get("patient") and data.keys["patient"].status != "null":
+        raise DataUnavailable("The Patient resource could not be obtained.", ["prefetch.patient"])
+
+    draft_bundle: dict[str, Any] | None = getattr(context, "draftOrders", None)
+    draft_entries = _draft_resources(draft_bundle)
+    medication_index = await resolve_medication_references(
+        [*draft_entries, *_resources(data, "medications")],
+        known=_all_resources(data),
+        client=engine.fhir,
+        request=request,
+        policy=policy,
+        limits=engine.config.limits,
+    )
+    report.fhir_ms = (time.perf_counter() - started) * 1000
+
+    facts = build_facts(
+        patient=patients[0] if patients else None,
+        observations=_resources(data, "observations"),
+        medications=_resources(data, "medications"),
+        conditions=_resources(data, "conditions"),
+        medication_index=medication_index,
+        terminology=engine.terminology,
+        as_of=as_of,
+        lab_max_age_days=engine.config.lab_max_age_days,
+        patient_id=context.patientId,
+    )
+    orders: tuple[Medication, ...]
+    if draft_bundle is not None:
+        orders = read_draft_orders(
+            draft_bundle,
+            getattr(context, "selections", None),
+            terminology=engine.terminology,
+            medication_index=medication_index,
+        )
+    else:
+        orders = facts.active_medications
+
+    rule_input = RuleInput(
+        hook=service.hook, facts=facts, orders=orders, thresholds=engine.config.thresholds
+    )
+    findings = evaluate(rule_input)
+    rendered = render_cards(
+        findings, rule_input, engine.catalog, max_cards=engine.config.max_cards
+    )
+    report.cards = rendered
+    report.rule_ids = [r.rule_id for r in rendered]
+    return CdsResponse(cards=[r.card for r in rendered])
+
+
+def _draft_resources(bundle: dict[str, Any] | None) -> list[dict[str, Any]]:
+    if not bundle:
+        return []
+    entries = bundle.get("entry")
+    if not isinstance(entries, list):
+        return []
+    out = []
+    for entry in entries:
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if isinstance(resource, dict):
+            out.append(resource)
+    return out
