@@ -132,6 +132,8 @@ class Settings(BaseSettings):
                 self.cors_origins = [SANDBOX_ORIGIN, "http://localhost:3000"]
         if self.profile == "production" and "*" in self.cors_origins:
             raise ValueError("CDS_CORS_ORIGINS='*' is not allowed in production")
+        if self.profile == "production" and "*" in self.fhir_allowed_hosts:
+            raise ValueError("CDS_FHIR_ALLOWED_HOSTS='*' is not allowed in production")
         return self
 
     @property
