@@ -1,0 +1,76 @@
+"""Shared fixtures: an app per test (own SQLite file), a client whose every response is checked."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from cds_service.app import create_app
+from cds_service.settings import Settings
+from tests.invariants import assert_conformant_cds_response, assert_operation_outcome
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "fixtures"
+CONFORMANCE = FIXTURES / "conformance"
+
+_SERVICE_CALL = re.compile(r"^/cds-services/[^/]+$")
+
+
+def check_response(response: httpx.Response) -> None:
+    """Every service-call answer must be a conformant CDS response or an OperationOutcome."""
+    response.read()
+    path = response.request.url.path
+    if response.status_code >= 400 and response.request.method != "OPTIONS":
+        if path.startswith("/cds-services") or response.status_code != 404:
+            assert_operation_outcome(response.json())
+    elif response.status_code == 200 and response.request.method == "POST":
+        if _SERVICE_CALL.match(path):
+            assert_conformant_cds_response(response.json())
+    assert response.status_code != 500, "the service must never answer 500"
+
+
+def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "profile": "development",
+        "auth_required": False,
+        "public_base_url": "http://testserver",
+        "database_url": f"sqlite:///{tmp_path}/cds.db",
+        "fhir_allowed_hosts": ["fhir.example.org"],
+        "log_json": True,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture
+def settings_factory(tmp_path: Path) -> Callable[..., Settings]:
+    return lambda **overrides: make_settings(tmp_path, **overrides)
+
+
+@pytest.fixture
+def client_factory(tmp_path: Path) -> Iterator[Callable[..., TestClient]]:
+    """Build a checked TestClient for given settings (and an optional FHIR transport)."""
+    opened: list[TestClient] = []
+
+    def build(settings: Settings | None = None, **app_kwargs: Any) -> TestClient:
+        app = create_app(settings or make_settings(tmp_path), **app_kwargs)
+        client = TestClient(app, raise_server_exceptions=False)
+        client.event_hooks["response"] = [check_response]
+        client.__enter__()
+        opened.append(client)
+        return client
+
+    yield build
+    for client in opened:
+        client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def client(client_factory: Callable[..., TestClient]) -> TestClient:
+    return client_factory()
