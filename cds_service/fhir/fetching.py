@@ -1,0 +1,174 @@
+"""Fetching from the EHR's FHIR server within one hook call: may we, and read all pages.
+
+Shared by prefetch fallback and Medication lookups. Nothing here raises a `FhirError` out of
+`collect`; failures are recorded so that several keys can be fetched side by side.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from urllib.parse import urljoin
+
+from cds_service.fhir.access import FhirAccessPolicy
+from cds_service.fhir.bundles import is_error_payload, is_resource, next_link, payload_resources
+from cds_service.fhir.client import FhirClient
+from cds_service.fhir.errors import (
+    FhirAccessDenied,
+    FhirError,
+    FhirResponseInvalid,
+    FhirStatusError,
+    FhirUnavailable,
+)
+from cds_service.hooks.models import HookRequest
+
+Outcome = Literal["ok", "status", "unavailable", "invalid", "denied", "deadline"]
+
+
+@dataclass(frozen=True, slots=True)
+class FetchLimits:
+    """Bounds on fallback fetching. `max_pages` counts `next` pages followed per key."""
+
+    per_call_timeout: float
+    deadline: float
+    max_pages: int
+    max_entries_per_key: int
+
+
+@dataclass(frozen=True, slots=True)
+class FhirCall:
+    """One GET we made (or refused to make), for logs and metrics. No URL: it holds PHI."""
+
+    key: str
+    resource_type: str | None
+    status_code: int | None
+    ms: float
+    outcome: Outcome
+
+
+@dataclass(frozen=True, slots=True)
+class FhirAccess:
+    """Where and how this call may fetch: the checked base and the EHR's token (if any)."""
+
+    base: str
+    token: str | None = field(repr=False)
+
+
+async def open_access(request: HookRequest, policy: FhirAccessPolicy) -> FhirAccess:
+    """Check that fetching is possible; raise a `FhirError` whose text says why not."""
+    if not request.fhirServer:
+        raise FhirAccessDenied("the request has no fhirServer")
+    auth = request.fhirAuthorization
+    if auth is None and not policy.allow_unauthenticated:
+        raise FhirAccessDenied("the request has no fhirAuthorization")
+    await policy.check_base_async(request.fhirServer)
+    token = auth.access_token.get_secret_value() if auth is not None else None
+    return FhirAccess(base=request.fhirServer, token=token)
+
+
+def _outcome(exc: FhirError) -> Outcome:
+    if isinstance(exc, FhirStatusError):
+        return "status"
+    if isinstance(exc, FhirAccessDenied):
+        return "denied"
+    if isinstance(exc, FhirResponseInvalid):
+        return "invalid"
+    return "unavailable"
+
+
+@dataclass(slots=True)
+class Collected:
+    """What one key (or one reference) has gathered so far; read even after a deadline."""
+
+    resources: list[dict[str, Any]] = field(default_factory=list)
+    pages: int = 0
+    notes: list[str] = field(default_factory=list)
+    error: FhirError | None = None
+    done: bool = False
+
+    def add(self, resources: list[dict[str, Any]], max_entries: int) -> bool:
+        """Append; False (with a note) once `max_entries` is reached and the rest is dropped."""
+        room = max_entries - len(self.resources)
+        self.resources.extend(resources[: max(room, 0)])
+        if len(resources) > room:
+            self.notes.append(f"truncated to {max_entries} entries")
+            return False
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class Fetcher:
+    """Everything needed to GET pages for one hook call."""
+
+    client: FhirClient
+    access: FhirAccess
+    policy: FhirAccessPolicy
+    limits: FetchLimits
+    calls: list[FhirCall]
+
+    async def collect(
+        self, url: str, into: Collected, *, key: str, resource_type: str | None
+    ) -> None:
+        """Read absolute `url` and follow `next` links into `into`, within the limits.
+
+        Relative `next` links are resolved against the base; every URL must pass `check_url`.
+        """
+        next_url: str | None = url
+        followed = 0
+        try:
+            while next_url is not None:
+                if into.pages > 0:
+                    if followed >= self.limits.max_pages:
+                        into.notes.append(f"stopped after {self.limits.max_pages} next pages")
+                        break
+                    followed += 1
+                body = await self._get(next_url, key=key, resource_type=resource_type)
+                if is_error_payload(body):
+                    raise FhirResponseInvalid("the server answered with an OperationOutcome")
+                into.pages += 1
+                if not into.add(payload_resources(body), self.limits.max_entries_per_key):
+                    break
+                link = next_link(body)
+                next_url = urljoin(self.access.base + "/", link) if link else None
+        except FhirError as exc:
+            into.error = exc
+        into.done = True  # not reached when the deadline cancels us mid-way
+
+    async def _get(self, url: str, *, key: str, resource_type: str | None) -> dict[str, Any]:
+        started = time.perf_counter()
+        status: int | None = None
+        outcome: Outcome = "ok"
+        try:
+            self.policy.check_url(url, self.access.base)
+            reply = await self.client.fetch(
+                url,
+                token=self.access.token,
+                timeout=self.limits.per_call_timeout,
+                resource_type=resource_type,
+            )
+            status = reply.status_code
+            if not is_resource(reply.body):
+                raise FhirResponseInvalid("the response is not a FHIR resource")
+            return reply.body
+        except FhirError as exc:
+            status = getattr(exc, "status_code", None)
+            outcome = _outcome(exc)
+            raise
+        except asyncio.CancelledError:
+            outcome = "deadline"
+            raise
+        finally:
+            ms = (time.perf_counter() - started) * 1000
+            self.calls.append(FhirCall(key, resource_type, status, ms, outcome))
+
+
+def deadline_error() -> FhirUnavailable:
+    return FhirUnavailable("the overall FHIR deadline was exceeded")
+
+
+def resource_type_of(template: str) -> str | None:
+    """The type a template reads: `Observation?patient=...` -> Observation. Never an id."""
+    head = template.split("?", 1)[0].split("/", 1)[0]
+    return head if head[:1].isupper() and head.isalnum() else None
