@@ -35,6 +35,8 @@ class Feedback(Base):
     accepted_suggestions: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON list
     override_system: Mapped[str | None] = mapped_column(String(256), nullable=True)
     override_code: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    # Clients usually echo the reason without its display; keep it when they do send one.
+    override_display: Mapped[str | None] = mapped_column(String(512), nullable=True)
     override_comment: Mapped[str | None] = mapped_column(Text, nullable=True)
     outcome_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

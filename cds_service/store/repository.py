@@ -1,0 +1,306 @@
+"""The feedback store: which rule served which card, what clinicians did with it, and the report.
+
+Synchronous on purpose: SQLAlchemy's sync engine is the well-trodden path for SQLite and
+PostgreSQL, and the API calls these methods in a worker thread. Nothing here holds PHI: card
+uuids, rule and service ids, outcomes, override codes and times. (`userComment` is free text a
+clinician typed; it is stored for audit but never logged or reported.)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from sqlalchemy import Connection, Engine, Table, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from cds_service.store.feedback_models import FeedbackItem
+from cds_service.store.report_model import ReasonCount, RuleReport
+from cds_service.store.tables import Feedback, ServedCard
+
+log = logging.getLogger(__name__)
+
+UNKNOWN_RULE = "(unknown)"
+_IN_CHUNK = 500  # stay far below SQLite's bound-parameter limit
+
+
+class CardLike(Protocol):
+    @property
+    def uuid(self) -> str | None: ...
+    @property
+    def indicator(self) -> str: ...
+
+
+class ServedCardLike(Protocol):
+    """What `record_served` reads from a rendered card (cards.render.RenderedCard)."""
+
+    @property
+    def card(self) -> CardLike: ...
+    @property
+    def rule_id(self) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class FeedbackOutcome:
+    """What one feedback POST did. `counted` holds (rule id or None, outcome) per NEW item,
+    so metrics count each item once however often it is re-sent."""
+
+    stored: int
+    duplicates: int
+    unknown_cards: int
+    counted: tuple[tuple[str | None, str], ...]
+
+
+def utc(value: datetime) -> datetime:
+    """Aware UTC. SQLite hands datetimes back naive; we only ever write UTC, so naive is UTC."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def feedback_id(service_id: str, item: FeedbackItem) -> str:
+    """The natural key of a feedback item, hashed: a re-sent item gets the same id."""
+    reason = item.overrideReason.reason if item.overrideReason else None
+    key = [
+        service_id,
+        item.card,
+        item.outcome,
+        utc(item.outcomeTimestamp).isoformat(),
+        sorted(s.id for s in item.acceptedSuggestions or ()),
+        reason.system if reason else None,
+        reason.code if reason else None,
+        item.overrideReason.userComment if item.overrideReason else None,
+    ]
+    return hashlib.sha256(json.dumps(key, separators=(",", ":")).encode()).hexdigest()
+
+
+def _insert_ignore(conn: Connection, table: Table, row: dict[str, Any]) -> bool:
+    """Insert unless the primary key exists; True when inserted. Safe between workers."""
+    dialect = conn.dialect.name
+    if dialect in ("sqlite", "postgresql"):
+        insert = sqlite.insert if dialect == "sqlite" else postgresql.insert
+        result = conn.execute(insert(table).values(row).on_conflict_do_nothing())
+        return bool(result.rowcount)
+    try:
+        with conn.begin_nested():
+            conn.execute(table.insert().values(row))
+    except IntegrityError:
+        return False
+    return True
+
+
+class Store:
+    """Served cards and feedback, over one SQLAlchemy engine (shared with the replay store)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._served: Table = ServedCard.__table__  # type: ignore[assignment]
+        self._feedback: Table = Feedback.__table__  # type: ignore[assignment]
+
+    def record_served(
+        self, service_id: str, hook_instance: str, cards: Sequence[ServedCardLike]
+    ) -> None:
+        """Remember which rule produced each card, so feedback can be joined to it later.
+
+        Runs after the response is sent: a database failure is logged, never raised.
+        """
+        now = datetime.now(UTC)
+        rows = [
+            {
+                "card_uuid": rendered.card.uuid,
+                "service_id": service_id,
+                "hook_instance": hook_instance[:256],
+                "rule_id": rendered.rule_id,
+                "indicator": rendered.card.indicator,
+                "served_at": now,
+            }
+            for rendered in cards
+            if rendered.card.uuid
+        ]
+        try:
+            with self.engine.begin() as conn:
+                for row in rows:
+                    _insert_ignore(conn, self._served, row)
+        except SQLAlchemyError as exc:
+            log.error("could not record %d served card(s): %s", len(rows), type(exc).__name__)
+
+    def record_feedback(
+        self,
+        service_id: str,
+        items: Sequence[FeedbackItem],
+        *,
+        received_at: datetime | None = None,
+    ) -> FeedbackOutcome:
+        """Store each item once (a re-sent item is a no-op); keep every distinct outcome of a
+        card. Feedback for a card we never served is stored and logged, not refused."""
+        now = utc(received_at) if received_at else datetime.now(UTC)
+        stored: list[tuple[str | None, str]] = []
+        with self.engine.begin() as conn:
+            rules = self._rules(conn, {item.card for item in items})
+            for item in items:
+                if _insert_ignore(conn, self._feedback, _feedback_row(service_id, item, now)):
+                    stored.append((rules.get(item.card), item.outcome))
+        unknown = sorted({item.card for item in items if item.card not in rules})
+        if unknown:
+            log.info(
+                "feedback for %d card(s) this service has no record of serving; stored anyway",
+                len(unknown),
+                extra={"service": service_id, "unknown_cards": unknown[:20]},
+            )
+        return FeedbackOutcome(
+            stored=len(stored),
+            duplicates=len(items) - len(stored),
+            unknown_cards=len(unknown),
+            counted=tuple(stored),
+        )
+
+    def rule_for_cards(self, uuids: Iterable[str]) -> dict[str, str]:
+        """The rule behind each card uuid we served; unknown uuids are left out."""
+        with self.engine.connect() as conn:
+            return self._rules(conn, set(uuids))
+
+    def _rules(self, conn: Connection, uuids: set[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        ordered = sorted(uuids)
+        for start in range(0, len(ordered), _IN_CHUNK):
+            chunk = ordered[start : start + _IN_CHUNK]
+            query = select(ServedCard.card_uuid, ServedCard.rule_id).where(
+                ServedCard.card_uuid.in_(chunk)
+            )
+            found.update({uuid: rule for uuid, rule in conn.execute(query).all()})
+        return found
+
+    def report(
+        self,
+        since: datetime | None = None,
+        *,
+        reason_displays: Mapping[tuple[str | None, str], str] | None = None,
+    ) -> list[RuleReport]:
+        """Per rule: cards served since `since`, and what happened to them.
+
+        A card counts once, by its latest reported outcome (accepted then overridden counts as
+        overridden). Feedback for cards with no served record comes last, as rule
+        `(unknown)`. `reason_displays` fills in displays clients left out, keyed (system, code).
+        """
+        with self.engine.connect() as conn:
+            return _build_report(conn, utc(since) if since else None, reason_displays or {})
+
+
+def _feedback_row(service_id: str, item: FeedbackItem, received_at: datetime) -> dict[str, Any]:
+    override = item.overrideReason
+    reason = override.reason if override else None
+    suggestions = [s.id for s in item.acceptedSuggestions or ()]
+    return {
+        "id": feedback_id(service_id, item),
+        "service_id": service_id,
+        "card_uuid": item.card,
+        "outcome": item.outcome,
+        "accepted_suggestions": json.dumps(suggestions) if suggestions else None,
+        "override_system": reason.system if reason else None,
+        "override_code": reason.code if reason else None,
+        "override_display": reason.display if reason else None,
+        "override_comment": override.userComment if override else None,
+        "outcome_at": utc(item.outcomeTimestamp),
+        "received_at": received_at,
+    }
+
+
+def _build_report(
+    conn: Connection,
+    since: datetime | None,
+    displays: Mapping[tuple[str | None, str], str],
+) -> list[RuleReport]:
+    ranked = select(
+        Feedback.card_uuid,
+        Feedback.outcome,
+        Feedback.override_system,
+        Feedback.override_code,
+        Feedback.override_display,
+        Feedback.received_at,
+        func.row_number()
+        .over(
+            partition_by=Feedback.card_uuid,
+            order_by=(Feedback.outcome_at.desc(), Feedback.received_at.desc(), Feedback.id.desc()),
+        )
+        .label("rank"),
+    ).subquery()
+    latest = select(ranked).where(ranked.c.rank == 1).subquery()
+    served_since = [ServedCard.served_at >= since] if since else []
+
+    served = dict(
+        conn.execute(
+            select(ServedCard.rule_id, func.count())
+            .where(*served_since)
+            .group_by(ServedCard.rule_id)
+        ).all()
+    )
+    outcomes: dict[tuple[str, str], int] = {}
+    joined = latest.join(ServedCard, ServedCard.card_uuid == latest.c.card_uuid)
+    for rule_id, outcome, count in conn.execute(
+        select(ServedCard.rule_id, latest.c.outcome, func.count())
+        .select_from(joined)
+        .where(*served_since)
+        .group_by(ServedCard.rule_id, latest.c.outcome)
+    ).all():
+        outcomes[(rule_id, outcome)] = count
+
+    reasons: dict[str, list[ReasonCount]] = {}
+    for rule_id, system, code, display, count in conn.execute(
+        select(
+            ServedCard.rule_id,
+            latest.c.override_system,
+            latest.c.override_code,
+            func.max(latest.c.override_display),
+            func.count(),
+        )
+        .select_from(joined)
+        .where(latest.c.outcome == "overridden", latest.c.override_code.is_not(None), *served_since)
+        .group_by(ServedCard.rule_id, latest.c.override_system, latest.c.override_code)
+    ).all():
+        shown = display or displays.get((system, code))
+        reasons.setdefault(rule_id, []).append(ReasonCount(system, code, shown, count))
+
+    rows = [
+        RuleReport(
+            rule_id=rule_id,
+            served=served[rule_id],
+            accepted=outcomes.get((rule_id, "accepted"), 0),
+            overridden=outcomes.get((rule_id, "overridden"), 0),
+            reasons=_ranked(reasons.get(rule_id, [])),
+        )
+        for rule_id in sorted(served)
+    ]
+    unknown = _unknown_card_row(conn, latest, since)
+    return [*rows, unknown] if unknown else rows
+
+
+def _unknown_card_row(conn: Connection, latest: Any, since: datetime | None) -> RuleReport | None:
+    """Feedback whose card has no served record (served elsewhere, or before the audit)."""
+    query = (
+        select(latest.c.outcome, func.count())
+        .select_from(latest.outerjoin(ServedCard, ServedCard.card_uuid == latest.c.card_uuid))
+        .where(ServedCard.card_uuid.is_(None))
+        .group_by(latest.c.outcome)
+    )
+    if since:
+        query = query.where(latest.c.received_at >= since)
+    counts: dict[str, int] = dict(conn.execute(query).all())
+    if not counts:
+        return None
+    return RuleReport(
+        rule_id=UNKNOWN_RULE,
+        served=0,
+        accepted=counts.get("accepted", 0),
+        overridden=counts.get("overridden", 0),
+        reasons=(),
+    )
+
+
+def _ranked(reasons: list[ReasonCount]) -> tuple[ReasonCount, ...]:
+    return tuple(sorted(reasons, key=lambda r: (-r.count, r.system or "", r.code)))
