@@ -1,0 +1,97 @@
+"""Builders for the FHIR layer tests: requests, contexts, policies and FHIR payloads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cds_service.fhir.access import FhirAccessPolicy
+from cds_service.fhir.prefetch import FetchLimits
+from cds_service.hooks.models import HookContext, HookRequest
+
+BASE = "https://fhir.example.org/r4"
+TOKEN = "s3cr3t-access-token"
+PATIENT_ID = "pat-123"
+
+
+def make_policy(**overrides: Any) -> FhirAccessPolicy:
+    values: dict[str, Any] = {
+        "allowed_bases": None,
+        "allowed_hosts": ("fhir.example.org",),
+        "allow_private": False,
+        "allow_unauthenticated": False,
+    }
+    values.update(overrides)
+    return FhirAccessPolicy(**values)
+
+
+def make_limits(**overrides: Any) -> FetchLimits:
+    values: dict[str, Any] = {
+        "per_call_timeout": 1.0,
+        "deadline": 2.0,
+        "max_pages": 10,
+        "max_entries_per_key": 1000,
+    }
+    values.update(overrides)
+    return FetchLimits(**values)
+
+
+def make_context(**overrides: Any) -> HookContext:
+    values: dict[str, Any] = {"userId": "Practitioner/doc-1", "patientId": PATIENT_ID}
+    values.update(overrides)
+    return HookContext.model_validate(values)
+
+
+_DEFAULT = object()
+
+
+def make_request(
+    prefetch: dict[str, Any] | None = None,
+    *,
+    fhir_server: str | None = BASE,
+    token: str | None | object = _DEFAULT,
+) -> HookRequest:
+    body: dict[str, Any] = {
+        "hook": "patient-view",
+        "hookInstance": "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",
+        "context": {"userId": "Practitioner/doc-1", "patientId": PATIENT_ID},
+    }
+    if fhir_server is not None:
+        body["fhirServer"] = fhir_server
+    token = TOKEN if token is _DEFAULT else token
+    if token is not None:
+        body["fhirAuthorization"] = {
+            "access_token": token,
+            "token_type": "Bearer",
+            "expires_in": 300,
+            "scope": "user/Patient.read user/Observation.read",
+            "subject": "cds-service",
+        }
+    if prefetch is not None:
+        body["prefetch"] = prefetch
+    return HookRequest.model_validate(body)
+
+
+def patient(pid: str = PATIENT_ID) -> dict[str, Any]:
+    return {"resourceType": "Patient", "id": pid, "birthDate": "1950-01-01"}
+
+
+def searchset(*resources: dict[str, Any], next_url: str | None = None) -> dict[str, Any]:
+    bundle: dict[str, Any] = {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "entry": [{"resource": r} for r in resources],
+    }
+    if next_url:
+        bundle["link"] = [{"relation": "next", "url": next_url}]
+    return bundle
+
+
+def observation(oid: str) -> dict[str, Any]:
+    return {"resourceType": "Observation", "id": oid, "status": "final"}
+
+
+def outcome(severity: str = "error") -> dict[str, Any]:
+    return {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": severity, "code": "processing"}],
+    }
