@@ -1,0 +1,95 @@
+"""One log format for everything in the process: ours, uvicorn's, and any library's.
+
+structlog renders; stdlib `logging` stays the transport, so `logging.getLogger(__name__)` lines
+(with their `extra=` fields), uvicorn's lines and `structlog.get_logger()` lines all come out as
+the same one-line JSON objects, through the same redaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import MutableMapping
+from typing import Any
+
+import structlog
+from structlog.typing import Processor
+
+from cds_service.observability.redaction import redact_processor
+
+# Libraries whose INFO lines would carry FHIR URLs (patient ids): keep them to warnings.
+_QUIET = ("httpx", "httpcore", "hpack")
+_UVICORN = ("uvicorn", "uvicorn.error", "uvicorn.access")
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever `sys.stderr` is now (test capture swaps it between tests)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stderr
+        super().emit(record)
+
+
+def _drop_noise(
+    _logger: object, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    event_dict.pop("color_message", None)  # uvicorn's ANSI-coloured copy of the message
+    return event_dict
+
+
+def _shared_processors() -> list[Processor]:
+    return [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.stdlib.ExtraAdder(),
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+
+
+def configure_logging(level: str, json: bool) -> None:
+    """Route all logging through structlog at `level`. Safe to call again (each test app does):
+    it replaces only the handler it installed earlier, never pytest's or anyone else's."""
+    renderer: Processor = (
+        structlog.processors.JSONRenderer()
+        if json
+        else structlog.dev.ConsoleRenderer(colors=False)
+    )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=_shared_processors(),
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            _drop_noise,
+            structlog.processors.format_exc_info,
+            redact_processor,  # last before rendering: sees the final event, tracebacks included
+            renderer,
+        ],
+    )
+    handler = _StderrHandler()
+    handler.setFormatter(formatter)
+    handler.set_name("cds_service")
+
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if h.get_name() == "cds_service"]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    for name in _UVICORN:
+        uvicorn_logger = logging.getLogger(name)
+        uvicorn_logger.handlers.clear()
+        uvicorn_logger.propagate = True
+    for name in _QUIET:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+    structlog.configure(
+        processors=[
+            structlog.stdlib.filter_by_level,
+            *_shared_processors(),
+            structlog.stdlib.PositionalArgumentsFormatter(),
+            structlog.processors.StackInfoRenderer(),
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )

@@ -1,0 +1,63 @@
+"""Prometheus metrics, on a registry each app owns (tests build many apps in one process).
+
+Labels are bounded sets: service ids from the registry (unknown ids are folded into
+`unknown`), HTTP statuses, rule ids, indicators, prefetch keys from our templates, FHIR resource
+types and the FHIR client's outcome words. Never a patient, a user or a hookInstance.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+
+# CDS Hooks asks for ~500 ms answers; resolve finely below a second, coarsely above.
+_LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 2.0, 4.0, 8.0)
+_FHIR_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0)
+
+
+class Metrics:
+    """Every metric the service exports, registered on its own `CollectorRegistry`."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.hook_calls = Counter(
+            "cds_hook_calls", "Hook calls answered, by service and HTTP status.",
+            ["service", "status"], registry=r,
+        )
+        self.hook_latency = Histogram(
+            "cds_hook_call_duration_seconds", "Time to answer a hook call.",
+            ["service", "status"], buckets=_LATENCY_BUCKETS, registry=r,
+        )
+        self.cards = Counter(
+            "cds_cards", "Cards returned, by rule and indicator.",
+            ["rule", "indicator"], registry=r,
+        )
+        self.prefetch = Counter(
+            "cds_prefetch_keys", "Prefetch keys by how the data was had: "
+            "supplied by the client, fetched by us, null (known empty) or failed.",
+            ["key", "outcome"], registry=r,
+        )
+        self.fhir_latency = Histogram(
+            "cds_fhir_request_duration_seconds",
+            "FHIR requests made to fill missing prefetch, by resource type.",
+            ["resource_type"], buckets=_FHIR_BUCKETS, registry=r,
+        )
+        self.fhir_errors = Counter(
+            "cds_fhir_errors", "FHIR requests that did not yield data, by reason.",
+            ["reason"], registry=r,
+        )
+        self.feedback = Counter(
+            "cds_feedback", "Feedback items stored (re-sent items count once), by rule and "
+            "outcome; rule `unknown` for cards with no served record.",
+            ["rule", "outcome"], registry=r,
+        )
+
+    def exposition(self) -> tuple[bytes, str]:
+        """The Prometheus text format and its content type."""
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST

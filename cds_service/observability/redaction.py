@@ -1,0 +1,67 @@
+"""Last line of defence: no token reaches a log line, whatever a caller passed in.
+
+Masks the value of any key that names a credential, and any JWT or `Bearer ...` inside any
+string (messages, tracebacks, nested lists and dicts). Code should never log these in the first
+place; this catches the day it does.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import MutableMapping
+from typing import Any
+
+MASK = "[REDACTED]"
+
+SECRET_KEYS = frozenset({
+    "authorization",
+    "access_token",
+    "refresh_token",
+    "id_token",
+    "token",
+    "jwt",
+    "password",
+    "secret",
+    "client_secret",
+    "fhirauthorization",
+})
+
+# A JWS/JWT: base64url header starting `eyJ` (`{"`), payload, signature (may be empty).
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*")
+_BEARER = re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]+")
+_MAX_DEPTH = 8
+
+
+def is_secret_key(key: object) -> bool:
+    return isinstance(key, str) and key.lower().replace("-", "_") in SECRET_KEYS
+
+
+def scrub_text(text: str) -> str:
+    """Mask JWTs and bearer credentials inside free text."""
+    if "eyJ" not in text and "earer" not in text:  # the common case: nothing to do, fast
+        return text
+    return _BEARER.sub(r"\1 " + MASK, _JWT.sub(MASK, text))
+
+
+def scrub(value: Any, depth: int = 0) -> Any:
+    """A copy of `value` with secrets masked (dicts, lists and tuples walked to a fixed depth)."""
+    if isinstance(value, str):
+        return scrub_text(value)
+    if depth >= _MAX_DEPTH:
+        return value
+    if isinstance(value, dict):
+        return {
+            k: MASK if is_secret_key(k) else scrub(v, depth + 1) for k, v in value.items()
+        }
+    if isinstance(value, (list, tuple)):
+        return type(value)(scrub(v, depth + 1) for v in value)
+    return value
+
+
+def redact_processor(
+    _logger: object, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """structlog processor: mask secret keys and token-looking values in the whole event."""
+    for key, value in list(event_dict.items()):
+        event_dict[key] = MASK if is_secret_key(key) else scrub(value)
+    return event_dict
