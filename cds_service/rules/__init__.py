@@ -1,0 +1,82 @@
+"""The guideline as pure rules: `evaluate(RuleInput) -> list[Finding]`.
+
+Each module holds one recommendation and exports its rule function(s) and the CardSpecs it can
+emit (CARDS). `CARD_SPECS` is the registry the card catalog checks `cards/` against at start-up.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+
+from cds_service.rules import (
+    baclofen_option,
+    baclofen_order,
+    benzodiazepine,
+    cirrhosis_diuretics,
+    cramp_workup,
+    magnesium,
+    muscle_relaxant,
+    potassium,
+    quinidine,
+    quinine,
+)
+from cds_service.rules.types import INDICATOR_RANK, CardSpec, Finding, RuleInput
+
+Rule = Callable[[RuleInput], list[Finding]]
+
+RULES: tuple[Rule, ...] = (
+    quinine.quinine_for_cramps,
+    quinidine.quinidine_not_for_cramps,
+    muscle_relaxant.skeletal_muscle_relaxant,
+    magnesium.magnesium_supplement,
+    potassium.potassium_supplement,
+    baclofen_option.baclofen_cramp_option,
+    baclofen_order.baclofen_dose,
+    baclofen_order.baclofen_older_adult_kidney,
+    benzodiazepine.benzodiazepine_older_adult,
+    cirrhosis_diuretics.cirrhosis_cramps_diuretics,
+    cramp_workup.cramp_workup,
+)
+
+_ALL_SPECS: tuple[CardSpec, ...] = (
+    *quinine.CARDS, *quinidine.CARDS, *muscle_relaxant.CARDS, *magnesium.CARDS,
+    *potassium.CARDS, *baclofen_option.CARDS, *baclofen_order.CARDS, *benzodiazepine.CARDS,
+    *cirrhosis_diuretics.CARDS, *cramp_workup.CARDS,
+)
+CARD_SPECS: Mapping[str, CardSpec] = {spec.key: spec for spec in _ALL_SPECS}
+RULE_IDS: tuple[str, ...] = tuple(dict.fromkeys(spec.rule_id for spec in _ALL_SPECS))
+
+
+def evaluate(inp: RuleInput) -> list[Finding]:
+    """Run every rule; deterministic order (rule order, then the rule's own order)."""
+    findings = [finding for rule in RULES for finding in rule(inp)]
+    return offer_each_lab_once(findings)
+
+
+def offer_each_lab_once(findings: list[Finding]) -> list[Finding]:
+    """A lab is offered by one card only: the most urgent one that suggests it.
+
+    E.g. the magnesium "check levels" warning orders Mg and K; the cramp work-up card then
+    offers only Ca, CK and TSH, so accepting both never orders a test twice.
+    """
+    by_urgency = sorted(range(len(findings)), key=lambda i: INDICATOR_RANK[findings[i].indicator])
+    offered: set[str] = set()
+    out = list(findings)
+    for i in by_urgency:
+        finding = findings[i]
+        suggestions = []
+        for s in finding.suggestions:
+            if s.kind == "order-labs":
+                labs = tuple(lab for lab in s.labs if lab not in offered)
+                offered.update(labs)
+                if not labs:
+                    continue
+                s = dataclasses.replace(s, labs=labs)
+            suggestions.append(s)
+        if tuple(suggestions) != finding.suggestions:
+            out[i] = dataclasses.replace(finding, suggestions=tuple(suggestions))
+    return out
+
+
+__all__ = ["CARD_SPECS", "RULES", "RULE_IDS", "Rule", "evaluate", "offer_each_lab_once"]

@@ -1,0 +1,58 @@
+"""Turn facts into the evidence lines a card shows (values with units, dates, resource ids)."""
+
+from __future__ import annotations
+
+from cds_service.clinical.types import ConditionFact, LabValue, Medication
+from cds_service.rules.types import Evidence
+
+LAB_LABELS: dict[str, str] = {
+    "potassium": "Serum potassium",
+    "magnesium": "Serum magnesium",
+    "egfr": "eGFR",
+    "creatinine": "Serum creatinine",
+    "calcium": "Serum calcium",
+    "creatine_kinase": "Creatine kinase",
+    "tsh": "TSH",
+    "sodium": "Serum sodium",
+}
+
+
+def fmt(value: float) -> str:
+    """Up to two decimals, no trailing zeros: 0.7 -> "0.7", 27.0 -> "27", 3.456 -> "3.46"."""
+    text = f"{value:.2f}".rstrip("0").rstrip(".")
+    return text if text not in ("-0", "") else "0"
+
+
+def lab_text(lab: LabValue) -> str:
+    """"27 mL/min/1.73m2", ">60 mL/min/1.73m2", plus how the lab reported it when different."""
+    shown = f"{lab.comparator or ''}{fmt(lab.value)} {lab.unit}"
+    parts = [shown]
+    if lab.original and lab.original.replace(" ", "") != shown.replace(" ", ""):
+        parts.append(f"(reported as {lab.original})")
+    if lab.interpretation:
+        parts.append(f"[lab flag: {lab.interpretation}]")
+    if lab.derived_from:
+        parts.append(f"- computed with CKD-EPI 2021 from creatinine ({lab.derived_from})")
+    if lab.note:
+        parts.append(f"- {lab.note}")
+    return " ".join(parts)
+
+
+def lab_evidence(lab: LabValue) -> Evidence:
+    label = LAB_LABELS.get(lab.analyte, lab.analyte)
+    return Evidence(label, lab_text(lab), lab.when, lab.source_id)
+
+
+def condition_evidence(condition: ConditionFact, label: str = "Problem list") -> Evidence:
+    return Evidence(label, condition.display, condition.onset, condition.source_id)
+
+
+def order_evidence(order: Medication, label: str = "Order") -> Evidence:
+    dose = ""
+    if order.daily_doses_mg:
+        dose = " (" + " -> ".join(f"{fmt(d)} mg/day" for d in order.daily_doses_mg) + ")"
+    return Evidence(label, order.display + dose, order.authored, order.reference)
+
+
+def age_evidence(age: int) -> Evidence:
+    return Evidence("Age", f"{age} years")

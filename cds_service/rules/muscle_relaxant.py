@@ -1,0 +1,91 @@
+"""Cyclobenzaprine and the other Beers skeletal muscle relaxants.
+
+- age >= 65, any indication -> WARNING (AGS Beers 2023 Table 2: avoid skeletal muscle
+  relaxants; anticholinergic effects, sedation, fractures). Cyclobenzaprine and the
+  other_muscle_relaxant group alike.
+- age < 65 (or unknown) and cyclobenzaprine "for cramps" -> WARNING (label indication is
+  short-term adjunct for acute musculoskeletal spasm; AAN 2010 gives no evidence for cramps).
+  No card when for low back pain or spasm.
+The baclofen alternative is offered only when the order is for cramps.
+"""
+
+from __future__ import annotations
+
+from cds_service.rules.baclofen_fit import assess_baclofen
+from cds_service.rules.evidence import age_evidence, order_evidence
+from cds_service.rules.indication import PROPER_USE, cramp_indication
+from cds_service.rules.offers import SWAP_SUGGESTIONS, swap_suggestions
+from cds_service.rules.types import CardSpec, Finding, RuleInput
+
+RULE_ID = "skeletal-muscle-relaxant"
+GROUPS = frozenset({"cyclobenzaprine", "other_muscle_relaxant"})
+
+OLDER_ADULT = CardSpec(
+    rule_id=RULE_ID,
+    key="muscle-relaxant-older-adult",
+    indicator="warning",
+    values={
+        "drug": "text",
+        "age": "number",
+        "for_cramps": "flag",
+        "basis": "text",
+        "baclofen_offer": "flag",
+        "baclofen_start_low": "flag",
+        "cirrhosis": "flag",
+    },
+    suggestions=SWAP_SUGGESTIONS,
+)
+FOR_CRAMPS = CardSpec(
+    rule_id=RULE_ID,
+    key="cyclobenzaprine-for-cramps",
+    indicator="warning",
+    values={
+        "drug": "text",
+        "basis": "text",
+        "baclofen_offer": "flag",
+        "baclofen_start_low": "flag",
+        "cirrhosis": "flag",
+    },
+    suggestions=SWAP_SUGGESTIONS,
+)
+CARDS = (OLDER_ADULT, FOR_CRAMPS)
+
+
+def skeletal_muscle_relaxant(inp: RuleInput) -> list[Finding]:
+    findings = []
+    age = inp.facts.age_years
+    older = age is not None and age >= inp.thresholds.older_adult_age
+    for order in inp.targets:
+        groups = order.groups & GROUPS
+        if not groups:
+            continue
+        group = "cyclobenzaprine" if "cyclobenzaprine" in groups else "other_muscle_relaxant"
+        indication = cramp_indication(order, inp.facts, PROPER_USE[group])
+        fit = assess_baclofen(inp)
+        suggestions = swap_suggestions(inp, order, fit, offer_baclofen=indication.for_cramps)
+        evidence = (order_evidence(order), *indication.evidence)
+        if older and age is not None:
+            findings.append(
+                OLDER_ADULT.finding(
+                    order=order,
+                    evidence=(*evidence, age_evidence(age)),
+                    values={
+                        "drug": order.display,
+                        "age": age,
+                        "for_cramps": indication.for_cramps,
+                        "basis": indication.basis,
+                        **fit.values(),
+                    },
+                    suggestions=suggestions,
+                )
+            )
+        elif group == "cyclobenzaprine" and indication.for_cramps:
+            findings.append(
+                FOR_CRAMPS.finding(
+                    order=order,
+                    evidence=evidence,
+                    values={"drug": order.display, "basis": indication.basis, **fit.values()},
+                    suggestions=suggestions,
+                )
+            )
+    return findings

@@ -1,0 +1,52 @@
+"""Quinidine for cramps -> WARNING, framed apart from quinine (F1).
+
+Quinidine is a class Ia antiarrhythmic, not a cramp drug; the FDA quinine actions do not name
+it, so the card cites the quinidine label. Nuedexta (dextromethorphan/quinidine, for
+pseudobulbar affect) never fires. No card when the order is for an arrhythmia (reason, or an
+active arrhythmia on the problem list with no explicit cramp reason).
+"""
+
+from __future__ import annotations
+
+from cds_service.rules.baclofen_fit import assess_baclofen
+from cds_service.rules.evidence import order_evidence
+from cds_service.rules.indication import PROPER_USE, cramp_indication
+from cds_service.rules.offers import SWAP_SUGGESTIONS, swap_suggestions
+from cds_service.rules.types import CardSpec, Finding, RuleInput
+
+RULE_ID = "quinidine-not-for-cramps"
+
+CARD = CardSpec(
+    rule_id=RULE_ID,
+    key="quinidine-not-for-cramps",
+    indicator="warning",
+    values={
+        "drug": "text",
+        "basis": "text",
+        "baclofen_offer": "flag",
+        "baclofen_start_low": "flag",
+        "cirrhosis": "flag",
+    },
+    suggestions=SWAP_SUGGESTIONS,
+)
+CARDS = (CARD,)
+
+
+def quinidine_not_for_cramps(inp: RuleInput) -> list[Finding]:
+    findings = []
+    for order in inp.targets:
+        if "quinidine" not in order.groups or "nuedexta" in order.groups:
+            continue
+        indication = cramp_indication(order, inp.facts, PROPER_USE["quinidine"])
+        if not indication.for_cramps:
+            continue
+        fit = assess_baclofen(inp)
+        findings.append(
+            CARD.finding(
+                order=order,
+                evidence=(order_evidence(order), *indication.evidence),
+                values={"drug": order.display, "basis": indication.basis, **fit.values()},
+                suggestions=swap_suggestions(inp, order, fit),
+            )
+        )
+    return findings

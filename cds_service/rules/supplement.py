@@ -1,0 +1,195 @@
+"""Magnesium and potassium supplements: one logic, two electrolytes (magnesium.py, potassium.py).
+
+For each supplement order (the *_containing groups never fire these cards):
+
+Kidney (always, takes precedence): eGFR < 30, CKD G4/G5 or dialysis -> CRITICAL; eGFR 30-59
+(or CKD coded without an eGFR) -> WARNING. These eGFR cut-offs are a design choice: no
+guideline gives a number (OTC labels say "ask a doctor if you have kidney disease").
+
+Level (runs as well; in patient-view only for supplements taken "for cramps", because a normal
+level on long-term treatment says little about the indication):
+- documented low (value < threshold, the lab's own "low" flag, the deficiency on the problem
+  list or as the order's reason): no warning; an INFO card with dosing information, unless the
+  kidney card already fired (then that card says the level is low);
+- no result in the lab window (absent from PatientFacts.labs): WARNING "check levels" with an
+  order-labs suggestion (this electrolyte plus the companion one when that is missing too);
+- normal: WARNING against empirical supplementation.
+A value exactly at the threshold is not low.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from cds_service.clinical.types import Analyte, LabValue, Medication
+from cds_service.rules.evidence import condition_evidence, lab_evidence, order_evidence
+from cds_service.rules.indication import cramp_indication
+from cds_service.rules.kidney import Kidney, assess_kidney
+from cds_service.rules.types import (
+    CardSpec,
+    Evidence,
+    Finding,
+    OrderableLab,
+    RuleInput,
+    SuggestionKind,
+    SuggestionSpec,
+    Thresholds,
+    ValueKind,
+)
+
+RENAL_VALUES: dict[str, ValueKind] = {
+    "drug": "text", "egfr": "number?", "egfr_date": "date?", "egfr_computed": "flag",
+    "dialysis": "flag", "ckd_g4_g5": "flag", "ckd_without_egfr": "flag",
+    "level": "number?", "level_date": "date?", "level_low": "flag",
+}
+CHECK_VALUES: dict[str, ValueKind] = {
+    "drug": "text", "companion_missing": "flag", "companion": "number?",
+    "companion_date": "date?", "renal_card": "flag",
+}
+NORMAL_VALUES: dict[str, ValueKind] = {
+    "drug": "text", "level": "number", "level_date": "date?", "threshold": "number",
+    "renal_card": "flag",
+}
+LOW_VALUES: dict[str, ValueKind] = {
+    "drug": "text", "level": "number?", "level_date": "date?", "threshold": "number",
+    "by_lab": "flag", "by_condition": "flag", "by_reason": "flag", "condition": "text?",
+    "egfr": "number?", "egfr_date": "date?",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Electrolyte:
+    analyte: OrderableLab  # "magnesium" | "potassium"
+    companion: OrderableLab  # checked together before supplementing
+    drug_group: str
+    low_group: str  # condition group that documents the deficiency
+    threshold: Callable[[Thresholds], float]
+    renal_severe: CardSpec
+    renal_moderate: CardSpec
+    check_levels: CardSpec
+    not_deficient: CardSpec
+    documented_low: CardSpec
+
+    @property
+    def cards(self) -> tuple[CardSpec, ...]:
+        return (self.renal_severe, self.renal_moderate, self.check_levels,
+                self.not_deficient, self.documented_low)
+
+
+def card_specs(name: str) -> dict[str, CardSpec]:
+    renal, level = f"{name}-renal-risk", f"{name}-deficiency-check"
+    labs: frozenset[SuggestionKind] = frozenset({"order-labs"})
+    return {
+        "renal_severe": CardSpec(renal, f"{name}-renal-severe", "critical", RENAL_VALUES),
+        "renal_moderate": CardSpec(renal, f"{name}-renal-moderate", "warning", RENAL_VALUES),
+        "check_levels": CardSpec(level, f"{name}-check-levels", "warning", CHECK_VALUES, labs),
+        "not_deficient": CardSpec(level, f"{name}-not-deficient", "warning", NORMAL_VALUES),
+        "documented_low": CardSpec(level, f"{name}-repletion-info", "info", LOW_VALUES, labs),
+    }
+
+
+def is_low(lab: LabValue, threshold: float) -> bool:
+    """Below the threshold, or flagged low by the lab; exactly at the threshold is not low."""
+    if lab.interpretation == "low":
+        return True
+    if lab.comparator in ("<", "<="):
+        return lab.value <= threshold
+    at_most = lab.at_most()
+    return at_most is not None and at_most < threshold
+
+
+def supplement_findings(inp: RuleInput, e: Electrolyte) -> list[Finding]:
+    findings: list[Finding] = []
+    for order in inp.targets:
+        if e.drug_group not in order.groups:
+            continue
+        kidney = assess_kidney(inp.facts, inp.thresholds)
+        renal = _renal(inp, e, order, kidney)
+        if renal is not None:
+            findings.append(renal)
+        if inp.hook == "patient-view":
+            proper = frozenset({e.low_group})
+            if not cramp_indication(order, inp.facts, proper).for_cramps:
+                continue
+        level = _level(inp, e, order, kidney, renal_card=renal is not None)
+        if level is not None:
+            findings.append(level)
+    return findings
+
+
+def _lab(inp: RuleInput, analyte: OrderableLab) -> LabValue | None:
+    key: Analyte = analyte
+    return inp.facts.lab(key)
+
+
+def _renal(inp: RuleInput, e: Electrolyte, order: Medication, kidney: Kidney) -> Finding | None:
+    if not kidney.impaired:
+        return None
+    spec = e.renal_severe if kidney.band == "severe" else e.renal_moderate
+    lab = _lab(inp, e.analyte)
+    low = lab is not None and is_low(lab, e.threshold(inp.thresholds))
+    evidence = [order_evidence(order), *kidney.evidence]
+    if lab is not None:
+        evidence.append(lab_evidence(lab))
+    return spec.finding(
+        order=order,
+        evidence=evidence,
+        values={
+            "drug": order.display, **kidney.values(), "ckd_without_egfr": kidney.ckd_without_egfr,
+            "level": lab.value if lab else None, "level_date": lab.when if lab else None,
+            "level_low": low or inp.facts.has_condition(e.low_group),
+        },
+    )
+
+
+def _level(
+    inp: RuleInput, e: Electrolyte, order: Medication, kidney: Kidney, *, renal_card: bool
+) -> Finding | None:
+    threshold = e.threshold(inp.thresholds)
+    lab = _lab(inp, e.analyte)
+    conditions = inp.facts.conditions_in(e.low_group)
+    by_lab = lab is not None and is_low(lab, threshold)
+    by_reason = e.low_group in order.reason_groups
+    evidence: list[Evidence] = [order_evidence(order)]
+    if lab is not None:
+        evidence.append(lab_evidence(lab))
+    if by_lab or conditions or by_reason:
+        if renal_card:
+            return None  # the kidney card shows the low level and takes precedence
+        evidence.extend(condition_evidence(c) for c in conditions)
+        evidence.extend(kidney.evidence)
+        suggestions = () if lab else (SuggestionSpec("order-labs", labs=(e.analyte,)),)
+        return e.documented_low.finding(
+            order=order, evidence=evidence, suggestions=suggestions,
+            values={
+                "drug": order.display, "level": lab.value if lab else None,
+                "level_date": lab.when if lab else None, "threshold": threshold,
+                "by_lab": by_lab, "by_condition": bool(conditions), "by_reason": by_reason,
+                "condition": conditions[0].display if conditions else None,
+                "egfr": kidney.egfr.value if kidney.egfr else None,
+                "egfr_date": kidney.egfr.when if kidney.egfr else None,
+            },
+        )
+    if lab is None:
+        companion = _lab(inp, e.companion)
+        if companion is not None:
+            evidence.append(lab_evidence(companion))
+        labs = (e.analyte,) if companion is not None else (e.analyte, e.companion)
+        return e.check_levels.finding(
+            order=order, evidence=evidence,
+            suggestions=(SuggestionSpec("order-labs", labs=labs, recommended=True),),
+            values={
+                "drug": order.display, "companion_missing": companion is None,
+                "companion": companion.value if companion else None,
+                "companion_date": companion.when if companion else None,
+                "renal_card": renal_card,
+            },
+        )
+    return e.not_deficient.finding(
+        order=order, evidence=evidence,
+        values={
+            "drug": order.display, "level": lab.value, "level_date": lab.when,
+            "threshold": threshold, "renal_card": renal_card,
+        },
+    )
