@@ -1,0 +1,99 @@
+"""`cds-service report`: the per-rule acceptance table and its JSON form."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from cds_service.commands.report import parse_since, report
+from cds_service.store.db import init_schema, make_engine
+from cds_service.store.feedback_models import FeedbackItem
+from cds_service.store.repository import Store
+from tests.store.builders import SERVICE, accepted, overridden, rendered
+
+app = typer.Typer()
+app.command()(report)
+app.command("noop")(lambda: None)  # two commands, so `report` is a sub-command as in cli.py
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path}/report.db"
+    engine = make_engine(url)
+    init_schema(engine)
+    store = Store(engine)
+    cards = [rendered("magnesium-low") for _ in range(3)] + [rendered("statin-myopathy")]
+    store.record_served(SERVICE, "hook-1", cards)
+    items: list[FeedbackItem] = [
+        accepted(cards[0].card.uuid),
+        overridden(cards[1].card.uuid, code="not-relevant"),
+        overridden(cards[3].card.uuid),
+    ]
+    store.record_feedback(SERVICE, items)
+    engine.dispose()
+    return url
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app, ["report", *args])
+    return result.exit_code, result.output
+
+
+def test_the_table_shows_each_rule(database: str) -> None:
+    code, output = run("--database-url", database)
+    assert code == 0, output
+    assert "magnesium-low" in output and "statin-myopathy" in output
+    assert "50%" in output, "magnesium-low: 1 accepted of 2 answered"
+    assert "not-relevant ×1" in output and "(no reason) ×1" in output
+
+
+def test_json_output(database: str) -> None:
+    code, output = run("--database-url", database, "--json", "--since", "2000-01-01")
+    assert code == 0, output
+    body = json.loads(output)
+    assert body["since"] == "2000-01-01T00:00:00+00:00"
+    rules = {row["rule"]: row for row in body["rules"]}
+    assert rules["magnesium-low"] | {"overrideReasons": None} == {
+        "rule": "magnesium-low", "served": 3, "accepted": 1, "overridden": 1,
+        "acceptanceRate": 0.5, "acceptedPerServed": pytest.approx(1 / 3),
+        "overriddenWithoutReason": 0, "overrideReasons": None,
+    }
+    assert rules["magnesium-low"]["overrideReasons"][0]["code"] == "not-relevant"
+
+
+def test_since_in_the_future_reports_nothing(database: str) -> None:
+    code, output = run("--database-url", database, "--json", "--since", "2999-01-01")
+    assert code == 0 and json.loads(output)["rules"] == []
+
+
+def test_a_bad_since_date_is_a_usage_error(database: str) -> None:
+    code, output = run("--database-url", database, "--since", "last tuesday")
+    assert code == 2 and "--since" in output
+
+
+def test_a_missing_sqlite_file_is_an_error_not_an_empty_report(tmp_path: Path) -> None:
+    code, output = run("--database-url", f"sqlite:///{tmp_path}/nothing-here.db")
+    assert code == 1 and "No database" in output
+    assert not (tmp_path / "nothing-here.db").exists()
+
+
+def test_the_database_url_comes_from_settings_by_default(
+    database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CDS_DATABASE_URL", database)
+    code, output = run("--json")
+    assert code == 0 and len(json.loads(output)["rules"]) == 2
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("2026-11-01", datetime(2026, 11, 1, tzinfo=UTC)),
+    ("2026-11-01T12:00:00", datetime(2026, 11, 1, 12, tzinfo=UTC)),
+    ("2026-11-01T12:00:00+02:00", datetime(2026, 11, 1, 10, tzinfo=UTC)),
+])
+def test_parse_since(text: str, expected: datetime) -> None:
+    assert parse_since(text) == expected
