@@ -57,5 +57,3 @@ async def client() -> AsyncIterator[FhirClient]:
     fhir_client = FhirClient.create(2.0)
     yield fhir_client
     await fhir_client.aclose()
-
-

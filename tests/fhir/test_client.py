@@ -78,9 +78,7 @@ async def test_unusable_body(content: bytes, fhir: respx.MockRouter, client: Fhi
 
 async def test_declared_size_over_cap(fhir: respx.MockRouter) -> None:
     client = FhirClient.create(1.0, max_bytes=1_000)
-    fhir.get("/Patient/pat-123").respond(
-        200, content=b"{}", headers={"Content-Length": "50000000"}
-    )
+    fhir.get("/Patient/pat-123").respond(200, content=b"{}", headers={"Content-Length": "50000000"})
     with pytest.raises(FhirResponseInvalid, match="too large"):
         await client.get_json(URL, token=None, timeout=1.0)
     await client.aclose()
@@ -192,7 +190,9 @@ async def test_logs_carry_no_token_or_phi(
     await client.get_json(URL, token=TOKEN, timeout=1.0)
     with pytest.raises(FhirStatusError):
         await client.get_json(
-            f"{BASE}/Observation?patient=pat-123", token=TOKEN, timeout=1.0,
+            f"{BASE}/Observation?patient=pat-123",
+            token=TOKEN,
+            timeout=1.0,
             resource_type="Observation",
         )
     text = "\n".join(r.getMessage() for r in caplog.records)

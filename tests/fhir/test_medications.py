@@ -30,8 +30,9 @@ def medication(mid: str, code: str = "197391") -> dict[str, Any]:
     return {
         "resourceType": "Medication",
         "id": mid,
-        "code": {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm",
-                             "code": code}]},
+        "code": {
+            "coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": code}]
+        },
     }
 
 
@@ -106,8 +107,14 @@ async def test_off_base_reference_is_not_fetched_nor_matched(
 
 @pytest.mark.parametrize(
     "reference",
-    ["#med1", "Substance/s1", "Medication/", "Medication/../Patient/1", "Medication/a/b",
-     "urn:uuid:1234"],
+    [
+        "#med1",
+        "Substance/s1",
+        "Medication/",
+        "Medication/../Patient/1",
+        "Medication/a/b",
+        "urn:uuid:1234",
+    ],
 )
 async def test_contained_and_other_references_are_skipped(
     reference: str, fhir: respx.MockRouter, client: FhirClient
@@ -127,8 +134,12 @@ async def test_unresolvable_reference_is_absent(fhir: respx.MockRouter, client: 
 
 async def test_only_medication_orders_are_read(fhir: respx.MockRouter, client: FhirClient) -> None:
     fhir.get("/Medication/m5").respond(json=medication("m5"))
-    orders = [order("Medication/m5", "MedicationStatement"), order(None), {"resourceType": 1},
-              order("Medication/m5", "MedicationOrder")]
+    orders = [
+        order("Medication/m5", "MedicationStatement"),
+        order(None),
+        {"resourceType": 1},
+        order("Medication/m5", "MedicationOrder"),
+    ]
     assert list(await resolve(client, orders)) == ["Medication/m5"]
 
 
@@ -163,8 +174,9 @@ async def test_no_fhir_access_returns_only_known(
     fhir: respx.MockRouter, client: FhirClient
 ) -> None:
     orders = [order("Medication/m1"), order("Medication/m2")]
-    found = await resolve(client, orders, [medication("m1")],
-                          request_kwargs={"fhir_server": None, "token": None})
+    found = await resolve(
+        client, orders, [medication("m1")], request_kwargs={"fhir_server": None, "token": None}
+    )
     assert list(found) == ["Medication/m1"]
     found = await resolve(client, orders, [medication("m1")], request_kwargs={"token": None})
     assert list(found) == ["Medication/m1"]
@@ -188,6 +200,10 @@ def test_parse_reference_normalises_keys() -> None:
 
 def test_medication_index_first_wins_and_skips_junk() -> None:
     first, second = medication("m1", "1"), medication("m1", "2")
-    index = medication_index([first, second, {"resourceType": "Medication"},
-                              {"resourceType": "Medication", "id": "a/b"}, "x"])  # type: ignore[list-item]
+    junk: list[Any] = [
+        {"resourceType": "Medication"},
+        {"resourceType": "Medication", "id": "a/"},
+        1,
+    ]
+    index = medication_index([first, second, *junk])
     assert index == {"Medication/m1": first}

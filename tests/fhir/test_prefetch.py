@@ -187,8 +187,9 @@ async def test_operation_outcome_prefetch_is_refetched(
 
 async def test_operation_outcome_without_fhir_access_is_failed(client: FhirClient) -> None:
     result = await resolve(
-        client, {**FULL_PREFETCH, "patient": outcome()}, request_kwargs={"fhir_server": None,
-                                                                           "token": None}
+        client,
+        {**FULL_PREFETCH, "patient": outcome()},
+        request_kwargs={"fhir_server": None, "token": None},
     )
     data = result.keys["patient"]
     assert data.status == "failed"
@@ -216,8 +217,13 @@ async def test_bundle_with_only_warning_outcomes_is_empty_data(client: FhirClien
 
 @pytest.mark.parametrize(
     ("value", "kind"),
-    [("123", "a string"), ([patient()], "an array"), (7, "a number"), (True, "a boolean"),
-     ({"id": "x"}, "an object without resourceType")],
+    [
+        ("123", "a string"),
+        ([patient()], "an array"),
+        (7, "a number"),
+        (True, "a boolean"),
+        ({"id": "x"}, "an object without resourceType"),
+    ],
 )
 async def test_non_resource_prefetch_is_fetched(
     value: Any, kind: str, fhir: respx.MockRouter, client: FhirClient
@@ -231,9 +237,19 @@ async def test_non_resource_prefetch_is_fetched(
 
 async def test_malformed_bundles_are_read_robustly(client: FhirClient) -> None:
     broken = {"resourceType": "Bundle", "type": "searchset", "entry": {"resource": patient()}}
-    odd = {"resourceType": "Bundle", "type": "searchset",
-           "entry": [None, 3, "x", {"resource": "x"}, {"resource": {"id": "no-type"}},
-                     {"fullUrl": "u"}, {"resource": observation("o1")}]}
+    odd = {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "entry": [
+            None,
+            3,
+            "x",
+            {"resource": "x"},
+            {"resource": {"id": "no-type"}},
+            {"fullUrl": "u"},
+            {"resource": observation("o1")},
+        ],
+    }
     result = await resolve(client, {**FULL_PREFETCH, "conditions": broken, "observations": odd})
     assert result.keys["conditions"].status == "supplied"
     assert result.keys["conditions"].resources == ()
@@ -256,17 +272,29 @@ async def test_supplied_entries_capped(client: FhirClient) -> None:
     [
         ({"fhir_server": None, "token": None}, {}, "not fetched: the request has no fhirServer"),
         ({"token": None}, {}, "not fetched: the request has no fhirAuthorization"),
-        ({}, {"allowed_hosts": ("other.example.org",)},
-         "not fetched: fhirServer host fhir.example.org is not in CDS_FHIR_ALLOWED_HOSTS"),
-        ({"fhir_server": "https://rebind.example.org/fhir"}, {"allowed_hosts": ("*",)},
-         "not fetched: fhirServer rebind.example.org resolves to a non-public address"),
-        ({"fhir_server": "http://127.0.0.1:8080/fhir"}, {"allowed_hosts": ("*",)},
-         "not fetched: fhirServer is a loopback, private or reserved address"),
+        (
+            {},
+            {"allowed_hosts": ("other.example.org",)},
+            "not fetched: fhirServer host fhir.example.org is not in CDS_FHIR_ALLOWED_HOSTS",
+        ),
+        (
+            {"fhir_server": "https://rebind.example.org/fhir"},
+            {"allowed_hosts": ("*",)},
+            "not fetched: fhirServer rebind.example.org resolves to a non-public address",
+        ),
+        (
+            {"fhir_server": "http://127.0.0.1:8080/fhir"},
+            {"allowed_hosts": ("*",)},
+            "not fetched: fhirServer is a loopback, private or reserved address",
+        ),
     ],
 )
 async def test_no_fhir_access_fails_missing_keys(
-    request_kwargs: dict[str, Any], policy: dict[str, Any], reason: str,
-    fhir: respx.MockRouter, client: FhirClient,
+    request_kwargs: dict[str, Any],
+    policy: dict[str, Any],
+    reason: str,
+    fhir: respx.MockRouter,
+    client: FhirClient,
 ) -> None:
     # Requests to any other host fail the test: the router mocks everything (assert_all_mocked).
     any_route = fhir.route().respond(json=patient())
@@ -282,8 +310,7 @@ async def test_unauthenticated_fetch_when_allowed_sends_no_token(
     fhir: respx.MockRouter, client: FhirClient
 ) -> None:
     routes = mock_all(fhir)
-    result = await resolve(client, None, request_kwargs={"token": None},
-                           allow_unauthenticated=True)
+    result = await resolve(client, None, request_kwargs={"token": None}, allow_unauthenticated=True)
     assert all(v.status == "fetched" for v in result.keys.values())
     for route in routes.values():
         assert "Authorization" not in route.calls.last.request.headers
@@ -293,7 +320,9 @@ async def test_template_token_without_value_fails_without_query(
     fhir: respx.MockRouter, client: FhirClient
 ) -> None:
     any_route = fhir.route().respond(json=patient())
-    result = await resolve(client, None, templates={"encounter": "Encounter/{{context.encounterId}}"})
+    result = await resolve(
+        client, None, templates={"encounter": "Encounter/{{context.encounterId}}"}
+    )
     data = result.keys["encounter"]
     assert data.status == "failed"
     assert data.reason == "the template has a token with no value in this call"

@@ -17,7 +17,6 @@ import respx
 from cds_service.fhir.client import FhirClient
 from cds_service.fhir.prefetch import PrefetchResult, resolve_prefetch
 from tests.fhir.helpers import (
-    BASE,
     PATIENT_ID,
     TOKEN,
     make_context,
@@ -250,8 +249,9 @@ async def test_supplied_bundle_next_page_without_access_keeps_first_page(
     client: FhirClient,
 ) -> None:
     first = searchset(observation("s1"), next_url=page_url(2))
-    request = make_request({"patient": patient(), "observations": first}, fhir_server=None,
-                           token=None)
+    request = make_request(
+        {"patient": patient(), "observations": first}, fhir_server=None, token=None
+    )
     result = await resolve_prefetch(
         TEMPLATES, request, make_context(), client, make_policy(), make_limits()
     )
@@ -263,8 +263,11 @@ async def test_supplied_bundle_next_page_without_access_keeps_first_page(
 async def test_fetched_non_searchset_bundle_yields_entries(
     fhir: respx.MockRouter, client: FhirClient
 ) -> None:
-    bundle = {"resourceType": "Bundle", "type": "collection",
-              "entry": [{"resource": observation("c1")}]}
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [{"resource": observation("c1")}],
+    }
     fhir.get("/Observation").respond(json=bundle)
     result = await resolve(client, {"patient": patient()})
     assert result.keys["observations"].resources == (observation("c1"),)

@@ -18,14 +18,18 @@ from tests.fhir.helpers import BASE, make_context
     ("template", "expected"),
     [
         ("Patient/{{context.patientId}}", "Patient/pat-123"),
-        ("Observation?patient={{context.patientId}}&code=http://loinc.org|2601-3",
-         "Observation?patient=pat-123&code=http://loinc.org|2601-3"),
+        (
+            "Observation?patient={{context.patientId}}&code=http://loinc.org|2601-3",
+            "Observation?patient=pat-123&code=http://loinc.org|2601-3",
+        ),
         ("{{context.userId}}", "Practitioner/doc-1"),
         ("Practitioner/{{userPractitionerId}}", "Practitioner/doc-1"),
         ("Encounter/{{context.encounterId}}", "Encounter/enc-9"),
         ("Patient/{{ context.patientId }}", "Patient/pat-123"),
-        ("Condition?patient={{context.patientId}}&clinical-status=active,recurrence",
-         "Condition?patient=pat-123&clinical-status=active,recurrence"),
+        (
+            "Condition?patient={{context.patientId}}&clinical-status=active,recurrence",
+            "Condition?patient=pat-123&clinical-status=active,recurrence",
+        ),
     ],
 )
 def test_expand(template: str, expected: str) -> None:
@@ -44,15 +48,21 @@ def test_expand(template: str, expected: str) -> None:
 def test_user_tokens_come_from_user_id(user_id: str, token: str) -> None:
     context = make_context(userId=user_id)
     assert expand(f"X?_id={{{{{token}}}}}", context) == "X?_id=abc"
-    others = {"userPractitionerId", "userPractitionerRoleId", "userPatientId",
-              "userRelatedPersonId"} - {token}
+    others = {
+        "userPractitionerId",
+        "userPractitionerRoleId",
+        "userPatientId",
+        "userRelatedPersonId",
+    } - {token}
     for other in others:
         assert expand(f"X?_id={{{{{other}}}}}", context) is None
 
 
 def test_spec_example_practitioner_role_search() -> None:
     context = make_context(userId="PractitionerRole/123")
-    template = "PractitionerRole?_id={{userPractitionerRoleId}}&_include=PractitionerRole:practitioner"
+    template = (
+        "PractitionerRole?_id={{userPractitionerRoleId}}&_include=PractitionerRole:practitioner"
+    )
     assert expand(template, context) == (
         "PractitionerRole?_id=123&_include=PractitionerRole:practitioner"
     )
