@@ -6,6 +6,8 @@ cache (fetched keys, where one odd key must not make a whole key set unusable).
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Mapping
 from typing import Any
 
@@ -59,14 +61,14 @@ def import_public_jwk(doc: object) -> VerifyKey:
         raise UnusableKey(f"kid {kid!r}: key_ops does not allow 'verify'")
     if kty == "EC" and doc.get("crv") not in _EC_CURVES:
         raise UnusableKey(f"kid {kid!r}: curve {doc.get('crv')!r} is not supported")
+    if kty == "RSA" and _modulus_bits(doc.get("n")) < MIN_RSA_BITS:
+        raise UnusableKey(f"kid {kid!r}: RSA key shorter than {MIN_RSA_BITS} bits")
     try:
         key = JWKRegistry.import_key(dict(doc))
     except Exception as exc:  # joserfc raises several types for malformed members
         raise UnusableKey(f"kid {kid!r}: not a valid {kty} key ({type(exc).__name__})") from None
     if not isinstance(key, ECKey | RSAKey):  # pragma: no cover - kty was checked above
         raise UnusableKey(f"kid {kid!r}: unexpected key type")
-    if isinstance(key, RSAKey) and _rsa_bits(key) < MIN_RSA_BITS:
-        raise UnusableKey(f"kid {kid!r}: RSA key shorter than {MIN_RSA_BITS} bits")
     return key
 
 
@@ -114,5 +116,12 @@ def key_fits(key: VerifyKey, alg: str) -> bool:
     return pinned is None or pinned == alg
 
 
-def _rsa_bits(key: RSAKey) -> int:
-    return int(key.public_key.key_size)
+def _modulus_bits(n: object) -> int:
+    """Size of an RSA modulus from its JWK `n`, checked before import (0 when malformed)."""
+    if not isinstance(n, str) or len(n) > 2_000:
+        return 0
+    try:
+        raw = base64.urlsafe_b64decode(n + "=" * (-len(n) % 4))
+    except (binascii.Error, ValueError):
+        return 0
+    return int.from_bytes(raw, "big").bit_length()
