@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -161,7 +162,7 @@ async def test_body_size_is_capped(
 async def test_body_size_cap_without_content_length(
     cache: JwksCache, client: TrustedClient, mock_http: respx.MockRouter
 ) -> None:
-    async def endless() -> object:
+    async def endless() -> AsyncIterator[bytes]:
         for _ in range(100):
             yield b"x" * 1_000
 
@@ -185,7 +186,7 @@ async def test_timeouts_and_network_errors_give_no_keys(
 async def test_a_slow_drip_is_cut_off(
     http: httpx.AsyncClient, client: TrustedClient, mock_http: respx.MockRouter
 ) -> None:
-    async def drip() -> object:
+    async def drip() -> AsyncIterator[bytes]:
         for _ in range(100):
             await asyncio.sleep(0.05)
             yield b" "
