@@ -119,6 +119,7 @@ class Fetcher:
         followed = 0
         try:
             while next_url is not None:
+                next_url = self._join(next_url)
                 if into.pages > 0:
                     if followed >= self.limits.max_pages:
                         into.notes.append(f"stopped after {self.limits.max_pages} next pages")
@@ -130,11 +131,17 @@ class Fetcher:
                 into.pages += 1
                 if not into.add(payload_resources(body), self.limits.max_entries_per_key):
                     break
-                link = next_link(body)
-                next_url = urljoin(self.access.base + "/", link) if link else None
+                next_url = next_link(body)
         except FhirError as exc:
             into.error = exc
         into.done = True  # not reached when the deadline cancels us mid-way
+
+    def _join(self, url: str) -> str:
+        """Resolve a relative link against the base; server-supplied text may not parse."""
+        try:
+            return urljoin(self.access.base + "/", url)
+        except ValueError as exc:
+            raise FhirAccessDenied("a next link could not be parsed") from exc
 
     async def _get(self, url: str, *, key: str, resource_type: str | None) -> dict[str, Any]:
         started = time.perf_counter()

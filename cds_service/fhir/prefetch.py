@@ -17,7 +17,6 @@ import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
-from urllib.parse import urljoin
 
 from cds_service.fhir.access import FhirAccessPolicy
 from cds_service.fhir.bundles import is_error_payload, is_resource, next_link, payload_resources
@@ -154,21 +153,23 @@ async def _run(
             fetcher = Fetcher(client, access, policy, limits, calls)
             async with asyncio.TaskGroup() as group:
                 for job in runnable:
-                    assert job.target is not None
-                    # A template is relative to the base; a `next` link is absolute (or joined).
-                    if job.success == "supplied":
-                        url = urljoin(access.base + "/", job.target)
-                    else:
-                        url = f"{access.base}/{job.target}"
                     group.create_task(
                         fetcher.collect(
-                            url, job.collected, key=job.key, resource_type=job.resource_type
+                            _start_url(job, access.base),
+                            job.collected,
+                            key=job.key,
+                            resource_type=job.resource_type,
                         )
                     )
     except TimeoutError:
         for job in runnable:
             if not job.collected.done and job.collected.error is None:
                 job.collected.error = deadline_error()
+
+
+def _start_url(job: _Job, base: str) -> str:
+    """A template is relative to the base; a `next` link is absolute (the fetcher joins it)."""
+    return job.target if job.success == "supplied" and job.target else f"{base}/{job.target}"
 
 
 def _finish(job: _Job) -> KeyData:
