@@ -1,0 +1,110 @@
+"""Defensive readers for FHIR JSON (plain dicts), shared by the clinical readers.
+
+Inputs come from EHRs and test servers of every FHIR version and quality. Nothing here
+raises: a field of the wrong shape reads as absent, so one malformed resource never costs
+the patient the rest of the evaluation.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from datetime import date
+from typing import Any
+
+# Zero-width and BOM characters seen in real displays (PDDI, Synthea): invisible, but they
+# break word matching and string comparison.
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
+
+Coding = tuple[str | None, str | None, str | None]  # (system, code, display)
+
+
+def clean(text: object) -> str | None:
+    """A string without invisible characters and surrounding space; None if empty or not text."""
+    if not isinstance(text, str):
+        return None
+    cleaned = text.translate(_INVISIBLE).strip()
+    return cleaned or None
+
+
+def as_list(value: object) -> list[Any]:
+    """A FHIR array that some clients send as a single object: always a list."""
+    if isinstance(value, list):
+        return value
+    if value is None:
+        return []
+    return [value]
+
+
+def dicts(value: object) -> Iterator[dict[str, Any]]:
+    """The dict items of a FHIR array (or of a lone object where an array belongs)."""
+    for item in as_list(value):
+        if isinstance(item, dict):
+            yield item
+
+
+def codings(concept: object) -> list[Coding]:
+    """(system, code, display) of each coding of a CodeableConcept; [] for anything else."""
+    if not isinstance(concept, dict):
+        return []
+    out: list[Coding] = []
+    for coding in dicts(concept.get("coding")):
+        code = coding.get("code")
+        out.append(
+            (
+                clean(coding.get("system")),
+                clean(code) if isinstance(code, str) else None,
+                clean(coding.get("display")),
+            )
+        )
+    return out
+
+
+def concept_text(concept: object) -> str | None:
+    """What a clinician would read for a CodeableConcept: its text, else the first display."""
+    if not isinstance(concept, dict):
+        return None
+    text = clean(concept.get("text"))
+    if text:
+        return text
+    for _system, _code, display in codings(concept):
+        if display:
+            return display
+    return None
+
+
+def number(value: object) -> float | None:
+    """A finite JSON number (bool excluded: True is not 1 mmol/L); else None."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    result = float(value)
+    return result if math.isfinite(result) else None
+
+
+def parse_date(value: object) -> date | None:
+    """The calendar date of a FHIR date/dateTime/instant, as written (no time-zone shift).
+
+    Partial dates read as their first day ("2020-05" is 1 May 2020). None when unparsable.
+    """
+    if not isinstance(value, str) or len(value) < 4:
+        return None
+    text = value.strip()
+    try:
+        if len(text) >= 10 and text[4] == "-" and text[7] == "-":
+            return date.fromisoformat(text[:10])
+        if len(text) == 7 and text[4] == "-":
+            return date(int(text[:4]), int(text[5:7]), 1)
+        if len(text) == 4 and text.isdigit():
+            return date(int(text), 1, 1)
+    except ValueError:
+        return None
+    return None
+
+
+def reference_key(resource: dict[str, Any]) -> str | None:
+    """The resource's "Type/id" when it has a usable id, else None."""
+    rtype = resource.get("resourceType")
+    rid = resource.get("id")
+    if isinstance(rtype, str) and isinstance(rid, str) and rid.strip():
+        return f"{rtype}/{rid.strip()}"
+    return None
