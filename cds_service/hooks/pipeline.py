@@ -10,6 +10,7 @@ The HTTP route and the `evaluate` CLI both call `run_hook`; nothing here knows a
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -140,13 +141,16 @@ async def run_hook(
 
     draft_bundle: dict[str, Any] | None = getattr(context, "draftOrders", None)
     draft_entries = _draft_resources(draft_bundle)
+    # Medication look-ups share the call's one FHIR budget with the prefetch fetches.
+    spent = time.perf_counter() - started
+    remaining = max(engine.config.limits.deadline - spent, 0.05)
     medication_index = await resolve_medication_references(
         [*draft_entries, *_resources(data, "medications")],
         known=_all_resources(data),
         client=engine.fhir,
         request=request,
         policy=policy,
-        limits=engine.config.limits,
+        limits=dataclasses.replace(engine.config.limits, deadline=remaining),
     )
     report.fhir_ms = (time.perf_counter() - started) * 1000
 
