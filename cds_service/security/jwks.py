@@ -133,7 +133,7 @@ class JwksCache:
                 body = await self._download(url)
         except TimeoutError:
             raise JwksFetchError(f"no answer within {self._timeout:g} s") from None
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError, OSError) as exc:
             raise JwksFetchError(f"HTTP error ({type(exc).__name__})") from None
         try:
             doc = json.loads(body)

@@ -196,6 +196,21 @@ async def test_signed_by_another_key_with_a_trusted_kid(
     assert reason.startswith("signature not valid")
 
 
+@pytest.mark.parametrize("member", ["jwk", "x5u", "x5c"])
+async def test_keys_named_in_the_header_are_ignored(
+    verifier: JwtVerifier, other_ec_key: ECKey, member: str, mock_http: respx.MockRouter
+) -> None:
+    """An embedded `jwk` (or x5u/x5c) is never used: the key comes from the trust config."""
+    value: Any = {
+        "jwk": other_ec_key.as_dict(private=False),
+        "x5u": "https://evil.example.com/cert.pem",
+        "x5c": ["MIIB"],
+    }[member]
+    token = mint(other_ec_key, claims(), extra_header={member: value})
+    assert (await refused(verifier, token)).startswith("signature not valid")
+    assert not mock_http.calls
+
+
 async def test_sandbox_key_cannot_speak_for_another_issuer(
     verifier: JwtVerifier, mock_http: respx.MockRouter
 ) -> None:
