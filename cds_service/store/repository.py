@@ -82,11 +82,13 @@ def feedback_id(service_id: str, item: FeedbackItem) -> str:
 
 def _insert_ignore(conn: Connection, table: Table, row: dict[str, Any]) -> bool:
     """Insert unless the primary key exists; True when inserted. Safe between workers."""
-    dialect = conn.dialect.name
-    if dialect in ("sqlite", "postgresql"):
-        insert = sqlite.insert if dialect == "sqlite" else postgresql.insert
-        result = conn.execute(insert(table).values(row).on_conflict_do_nothing())
-        return bool(result.rowcount)
+    dialect = conn.dialect
+    if dialect.name in ("sqlite", "postgresql") and dialect.insert_returning:
+        insert = sqlite.insert if dialect.name == "sqlite" else postgresql.insert
+        # RETURNING, not rowcount: some drivers report -1 for an INSERT ... ON CONFLICT.
+        key = next(iter(table.primary_key.columns))
+        statement = insert(table).values(row).on_conflict_do_nothing().returning(key)
+        return conn.execute(statement).first() is not None
     try:
         with conn.begin_nested():
             conn.execute(table.insert().values(row))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -9,16 +10,24 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select
 
-from cds_service.store.db import init_schema, make_engine
+from cds_service.store.db import Base, init_schema, make_engine
 from cds_service.store.feedback_models import FeedbackItem
 from cds_service.store.repository import UNKNOWN_RULE, Store
 from cds_service.store.tables import Feedback, ServedCard
 from tests.store.builders import REASON_SYSTEM, SERVICE, accepted, overridden, rendered
 
+# Set to a scratch PostgreSQL database to run the store tests there too (its tables are dropped).
+POSTGRES_URL = os.environ.get("CDS_TEST_POSTGRES_URL")
 
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    db = make_engine(f"sqlite:///{tmp_path}/store.db")
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    if request.param == "postgresql" and not POSTGRES_URL:
+        pytest.skip("set CDS_TEST_POSTGRES_URL to run the store tests on PostgreSQL")
+    url = POSTGRES_URL if request.param == "postgresql" else f"sqlite:///{tmp_path}/store.db"
+    assert url is not None
+    db = make_engine(url)
+    Base.metadata.drop_all(db)
     init_schema(db)
     yield db
     db.dispose()
