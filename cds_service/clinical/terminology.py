@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
@@ -18,14 +19,9 @@ import yaml
 
 from cds_service.clinical.fhirjson import Coding
 from cds_service.clinical.strength import Strength, parse_strength
-from cds_service.clinical.terminology_data import (
-    DrugConcept,
-    DrugIndex,
-    GroupRef,
-    TerminologyError,
-    need,
-)
-from cds_service.clinical.terminology_loinc import build_conditions, build_labs, icd_key
+from cds_service.clinical.terminology_coded import build_conditions, build_labs, icd_key
+from cds_service.clinical.terminology_drugs import DrugConcept, DrugIndex, GroupRef
+from cds_service.clinical.terminology_schema import TerminologyError, need
 from cds_service.clinical.text import PhraseIndex, words
 from cds_service.clinical.types import Analyte
 
@@ -39,8 +35,14 @@ ATC_SYSTEMS = frozenset({"http://www.whocc.no/atc", "urn:oid:2.16.840.1.113883.6
 SNOMED_SYSTEMS = frozenset({"http://snomed.info/sct", "urn:oid:2.16.840.1.113883.6.96"})
 ICD10CM_SYSTEMS = frozenset({"http://hl7.org/fhir/sid/icd-10-cm", "urn:oid:2.16.840.1.113883.6.90"})
 
-# In free text, these make a name part of a combination product, not a supplement.
-_COMBINATION_MARKS = ("/", "+", ",", "&", ";")
+# In free text, these make a name part of a combination product, not a supplement. A slash
+# counts only between names ("calcium carbonate/magnesium"), not in a unit ("400 mg/5 mL").
+_COMBINATION_MARKS = ("+", ",", "&", ";")
+_SLASH = re.compile(r"([A-Za-z0-9.]*)\s*/\s*([A-Za-z0-9.]*)")
+_UNIT_WORDS = frozenset({
+    "", "mg", "mcg", "ug", "g", "kg", "ml", "l", "dl", "meq", "mmol", "unt", "unit", "units",
+    "iu", "actuat", "puff", "dose", "hr", "h", "day", "d", "tab", "cap",
+})  # fmt: skip
 _COMBINATION_WORDS = frozenset({
     "and", "with", "dextrose", "glucose", "sodium", "nacl", "saline", "ns", "d5w", "lr",
     "ringer", "ringers", "lactated", "calcium", "aluminum", "aluminium", "simethicone",
@@ -158,9 +160,14 @@ class Terminology:
         found = self._names.find(tokens)
         hits.extend((hit.value, f"text:{hit.phrase}") for hit in found)
         ingredients = {hit.phrase for hit in found if hit.value.ingredient}
-        marked = any(mark in (text or "") for mark in _COMBINATION_MARKS)
-        combined = len(ingredients) > 1 or marked or bool(token_set & _COMBINATION_WORDS)
-        return bool(found) and combined
+        if not found:
+            return False
+        return (
+            len(ingredients) > 1
+            or bool(token_set & _COMBINATION_WORDS)
+            or any(mark in (text or "") for mark in _COMBINATION_MARKS)
+            or any(_names_slash(m) for m in _SLASH.finditer(text or ""))
+        )
 
     def _resolve(self, hits: list[_Hit], dosage_route: str | None, combination: bool) -> MedMatch:
         product_route = next((c.route for c, _ in hits if c.product and c.route), None)
@@ -219,6 +226,13 @@ class Terminology:
             elif system in ICD10CM_SYSTEMS or system is None:
                 found |= self._icd.get(icd_key(code), frozenset())
         return frozenset(found)
+
+
+def _names_slash(match: re.Match[str]) -> bool:
+    """A slash between two words that are neither numbers nor units: an ingredient list."""
+    return not any(
+        side.lower() in _UNIT_WORDS or side.replace(".", "").isdigit() for side in match.groups()
+    )
 
 
 @functools.cache

@@ -1,11 +1,11 @@
-"""Analyte (LOINC) and condition (SNOMED CT, ICD-10-CM) groups from codes.json + groups.yaml."""
+"""Analytes (LOINC) and condition groups (SNOMED CT, ICD-10-CM): codes.json + groups.yaml."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-from cds_service.clinical.terminology_data import (
+from cds_service.clinical.terminology_schema import (
     TerminologyError,
     code_of,
     listing,

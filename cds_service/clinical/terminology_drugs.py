@@ -1,24 +1,30 @@
-"""Build the terminology lookups from codes.json + groups.yaml, checking both on the way.
+"""Drug groups: codes.json rxnorm_groups + groups.yaml drug_groups -> code and name lookups.
 
-Runs once at start-up. Everything the hot path needs becomes a dict or a frozenset here, so
-a hook call never walks the code lists. Any inconsistency (a group that selects nothing, a
-code groups.yaml names but codes.json lacks, a code that isn't a string) stops start-up with
-a TerminologyError that says where.
+Runs once at start-up. Every RxNorm code, ATC code and drug name the groups select becomes
+one DrugConcept (its groups and, when the data knows it, its route), so a hook call is a dict
+lookup. Any inconsistency (a group that selects nothing, a code groups.yaml names but
+codes.json lacks) stops start-up with a TerminologyError that says where.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from cds_service.clinical.strength import Strength, parse_strength
+from cds_service.clinical.terminology_schema import (
+    BRACKET,
+    all_atc,
+    brand_routes,
+    code_of,
+    entry_filter,
+    mapping,
+    need,
+    select,
+    str_list,
+)
 from cds_service.clinical.text import route_from_data, words
-
-
-class TerminologyError(ValueError):
-    """The terminology data files are missing, malformed or inconsistent."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +74,6 @@ class _Acc:
 
 
 _REFORMULATED = re.compile(r"\s+Reformulated\b.*$", re.IGNORECASE)
-_BRACKET = re.compile(r"\[([^\]]+)\]\s*$")
 _DRUG_KEYS = frozenset({
     "from", "ingredients", "products", "brand_names", "atc", "atc_extra", "atc_exclude",
     "ingredient_routes", "extra_names", "exclude_names", "if_combination", "supersedes",
@@ -76,46 +81,12 @@ _DRUG_KEYS = frozenset({
 })  # fmt: skip
 
 
-def need(condition: bool, where: str, problem: str) -> None:
-    if not condition:
-        raise TerminologyError(f"groups.yaml {where}: {problem}")
-
-
-def code_of(entry: dict[str, Any], where: str) -> str | None:
-    """An entry's code; None for the UNVERIFIED placeholders (code null), which are skipped."""
-    code = entry.get("code")
-    if code is None:
-        return None
-    if not isinstance(code, str) or not code.strip():
-        raise TerminologyError(f"codes.json {where}: code {code!r} is not a non-empty string")
-    return code.strip()
-
-
-def mapping(value: object, where: str, problem: str = "must be a mapping") -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise TerminologyError(f"groups.yaml {where}: {problem}")
-    return value
-
-
-def listing(value: object, where: str, problem: str = "must be a list") -> list[Any]:
-    if not isinstance(value, list):
-        raise TerminologyError(f"groups.yaml {where}: {problem}")
-    return value
-
-
-def str_list(value: object, where: str) -> list[str]:
-    value = listing(value, where)
-    for item in value:
-        need(isinstance(item, str) and bool(item.strip()), where, f"{item!r} is not a string")
-    return [item.strip() for item in value]
-
-
 class DrugIndex:
     """Accumulates codes, ATC codes and names of all drug groups, then freezes them."""
 
     def __init__(self, codes: dict[str, Any]) -> None:
         self.sections: dict[str, Any] = codes.get("rxnorm_groups") or {}
-        self.known_atc = _all_atc(codes)
+        self.known_atc = all_atc(codes)
         self.rxnorm: dict[str, _Acc] = {}
         self.atc: dict[str, _Acc] = {}
         self.names: dict[tuple[str, ...], tuple[str, _Acc]] = {}
@@ -155,7 +126,7 @@ class DrugIndex:
     def _ingredients(
         self, section: dict[str, Any], spec: dict[str, Any], ref: GroupRef, where: str
     ) -> int:
-        entries = _select(
+        entries = select(
             section.get("ingredients", []),
             spec.get("ingredients"),
             where,
@@ -178,8 +149,8 @@ class DrugIndex:
         where: str,
     ) -> int:
         """Product codes (route known, never gated); their "[Brand]" names are brand-level."""
-        flt = _filter(spec.get("products"), where, "products")
-        entries = _select(
+        flt = entry_filter(spec.get("products"), where, "products")
+        entries = select(
             section.get("products", []),
             spec.get("products"),
             where,
@@ -195,7 +166,7 @@ class DrugIndex:
                 )
                 if strength:
                     self.strengths[code] = strength
-            bracket = _BRACKET.search(str(entry.get("display") or ""))
+            bracket = BRACKET.search(str(entry.get("display") or ""))
             if bracket:
                 self._name(bracket.group(1), brand_ref, route, ingredient=False)
         return len(entries)
@@ -203,9 +174,9 @@ class DrugIndex:
     def _brands(
         self, section: dict[str, Any], spec: dict[str, Any], ref: GroupRef, where: str
     ) -> int:
-        routes = _brand_routes(section)
-        flt = _filter(spec.get("brand_names"), where, "brand_names")
-        entries = _select(
+        routes = brand_routes(section)
+        flt = entry_filter(spec.get("brand_names"), where, "brand_names")
+        entries = select(
             section.get("brand_names", []),
             spec.get("brand_names"),
             where,
@@ -213,8 +184,8 @@ class DrugIndex:
             lambda e: flt(e, routes.get(str(e.get("display")), set())),
         )
         for entry in entries:
-            brand_routes = routes.get(str(entry.get("display")), set())
-            route = route_from_data(next(iter(brand_routes))) if len(brand_routes) == 1 else None
+            own_routes = routes.get(str(entry.get("display")), set())
+            route = route_from_data(next(iter(own_routes))) if len(own_routes) == 1 else None
             code = code_of(entry, where)
             if code:
                 _acc(self.rxnorm, code).add(ref, route, product=False, ingredient=False)
@@ -265,71 +236,3 @@ def _gate(gid: str, value: object, where: str) -> GroupRef:
     )
     routes = frozenset(str_list(next(iter(value.values())), f"{where}.ingredient_routes"))
     return GroupRef(gid, routes_in=routes) if "in" in value else GroupRef(gid, None, routes)
-
-
-Filter = Callable[[dict[str, Any], set[Any]], bool]
-
-
-def _filter(selector: object, where: str, field_name: str) -> Filter:
-    """A predicate on (entry, its routes) from {kind, routes} (codes are checked by _select)."""
-    if not isinstance(selector, dict):
-        return lambda entry, routes: True
-    kind = selector.get("kind", "any")
-    need(kind in ("any", "single", "multi"), f"{where}.{field_name}", f"bad kind {kind!r}")
-    wanted = set(str_list(selector["routes"], where)) if "routes" in selector else None
-
-    def accept(entry: dict[str, Any], routes: set[Any]) -> bool:
-        single = not entry.get("multi_ingredient") or bool(entry.get("potassium_salts_only"))
-        if kind != "any" and single != (kind == "single"):
-            return False
-        return wanted is None or (bool(routes) and routes <= wanted)
-
-    return accept
-
-
-def _select(
-    entries: object,
-    selector: object,
-    where: str,
-    field_name: str,
-    accept: Callable[[dict[str, Any]], bool],
-) -> list[dict[str, Any]]:
-    """The entries of a codes.json list a selector picks (none when the selector is absent)."""
-    if selector is None:
-        return []
-    items = [e for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
-    here = f"{where}.{field_name}"
-    need(selector == "all" or isinstance(selector, dict), here, "must be 'all' or a mapping")
-    codes = selector.get("codes") if isinstance(selector, dict) else None
-    if codes is None:
-        return [e for e in items if accept(e)]
-    wanted = str_list(codes, here)
-    by_code = {code_of(e, here): e for e in items}
-    missing = [c for c in wanted if c not in by_code]
-    need(not missing, here, f"codes not in codes.json: {missing}")
-    return [by_code[c] for c in wanted if accept(by_code[c])]
-
-
-def _brand_routes(section: dict[str, Any]) -> dict[str, set[str]]:
-    """Brand name -> the routes of the section's SBDs named "... [Brand]"."""
-    routes: dict[str, set[str]] = {}
-    for product in section.get("products", []):
-        if isinstance(product, dict):
-            match = _BRACKET.search(str(product.get("display") or ""))
-            if match and isinstance(product.get("route"), str):
-                routes.setdefault(match.group(1), set()).add(product["route"])
-    return routes
-
-
-def _all_atc(codes: dict[str, Any]) -> set[str]:
-    """Every ATC code anywhere in codes.json ("A12CC (Magnesium supplements group)" -> A12CC)."""
-    found: set[str] = set()
-    for section in (codes.get("rxnorm_groups") or {}).values():
-        for entry in section.get("atc", []) if isinstance(section, dict) else []:
-            if isinstance(entry, dict) and isinstance(entry.get("code"), str):
-                found.add(entry["code"])
-    for row in codes.get("ingredient_index") or []:
-        for text in row.get("atc", []) if isinstance(row, dict) else []:
-            if isinstance(text, str) and text.split():
-                found.add(text.split()[0])
-    return found

@@ -1,0 +1,150 @@
+"""Observations -> the latest valid result per analyte, with notes on what was left out.
+
+Valid means status final, amended or corrected (STU3 SMART data says "unknown": those are
+left out and a note says so, because an unverified result should not drive a drug warning),
+a usable value and unit, and a date within `max_age_days` of `as_of`. The date is effective[x]
+(period end, else start) or, failing that, `issued`. A result with no date at all is used only
+when the analyte has no dated one, and then with a note. When several results share the latest
+date, the terminology's preferred code wins (eGFR: CKD-EPI 2021), then the later time.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from cds_service.clinical.fhirjson import reference_key
+from cds_service.clinical.observation import (
+    VALID_STATUSES,
+    LabResult,
+    LabSkip,
+    analyte_of,
+    observation_date,
+    read_results,
+)
+from cds_service.clinical.terminology import Terminology
+from cds_service.clinical.types import LabValue
+
+_SortKey = tuple[int, int, str]
+
+
+@dataclass(frozen=True, slots=True)
+class LabReading:
+    labs: dict[str, LabValue]
+    notes: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class _Choice:
+    key: _SortKey
+    result: LabResult
+    when: date | None
+    source_id: str | None
+
+
+@dataclass(slots=True)
+class _Tally:
+    dated: dict[str, _Choice] = field(default_factory=dict)
+    undated: dict[str, _Choice] = field(default_factory=dict)
+    too_old: dict[str, date] = field(default_factory=dict)
+    status: Counter[tuple[str, str]] = field(default_factory=Counter)
+    skipped: Counter[str] = field(default_factory=Counter)
+    future: Counter[str] = field(default_factory=Counter)
+
+
+def read_labs(
+    observations: Iterable[object],
+    *,
+    terminology: Terminology,
+    as_of: date,
+    max_age_days: int,
+) -> LabReading:
+    """The latest valid LabValue per analyte, and data notes. Never raises on bad input."""
+    oldest = as_of - timedelta(days=max_age_days)
+    newest = as_of + timedelta(days=1)  # a result "tomorrow" is a time-zone edge, not an error
+    tally = _Tally()
+    for obs in observations:
+        if isinstance(obs, dict) and obs.get("resourceType") == "Observation":
+            _read_one(obs, terminology, tally, oldest, newest)
+    return LabReading(_choose(tally), _notes(tally, max_age_days))
+
+
+def _read_one(
+    obs: dict[str, Any], terminology: Terminology, tally: _Tally, oldest: date, newest: date
+) -> None:
+    status = obs.get("status")
+    if status not in VALID_STATUSES:
+        found = analyte_of(terminology, obs.get("code"))
+        if found is not None and status not in ("entered-in-error", "cancelled"):
+            tally.status[(found[0], str(status)[:20])] += 1
+        return
+    results = read_results(obs, terminology)
+    if not results:
+        return
+    when, stamp = observation_date(obs)
+    source_id = reference_key(obs)
+    for result in results:
+        if isinstance(result, LabSkip):
+            tally.skipped[str(result)] += 1
+            continue
+        analyte = result.analyte
+        rank = terminology.preference_rank(result.code)
+        if when is None:
+            key: _SortKey = (0, -rank, "")
+            _keep(tally.undated, analyte, _Choice(key, result, None, source_id))
+        elif when > newest:
+            tally.future[analyte] += 1
+        elif when < oldest:
+            if analyte not in tally.too_old or when > tally.too_old[analyte]:
+                tally.too_old[analyte] = when
+        else:
+            key = (when.toordinal(), -rank, stamp)
+            _keep(tally.dated, analyte, _Choice(key, result, when, source_id))
+
+
+def _keep(best: dict[str, _Choice], analyte: str, choice: _Choice) -> None:
+    current = best.get(analyte)
+    if current is None or choice.key > current.key:
+        best[analyte] = choice
+
+
+def _choose(tally: _Tally) -> dict[str, LabValue]:
+    labs: dict[str, LabValue] = {}
+    for analyte in (*tally.dated, *(a for a in tally.undated if a not in tally.dated)):
+        choice = tally.dated.get(analyte) or tally.undated[analyte]
+        result = choice.result
+        labs[analyte] = LabValue(
+            analyte=result.analyte,
+            value=result.value,
+            comparator=result.comparator,
+            when=choice.when,
+            original=result.original,
+            source_id=choice.source_id,
+            code=result.code,
+            interpretation=result.interpretation,
+            note=result.note,
+        )
+    return labs
+
+
+def _notes(tally: _Tally, max_age_days: int) -> tuple[str, ...]:
+    notes: list[str] = []
+    for (analyte, status), count in sorted(tally.status.items()):
+        notes.append(f"{count} {analyte} result(s) with status '{status}' were not used.")
+    for reason, count in sorted(tally.skipped.items()):
+        notes.append(f"{count} result(s) not used: {reason}.")
+    for analyte, count in sorted(tally.future.items()):
+        notes.append(f"{count} {analyte} result(s) dated in the future were not used.")
+    for analyte in sorted(tally.undated):
+        if analyte not in tally.dated:
+            notes.append(f"The {analyte} result has no date; used because no dated one was found.")
+    for analyte, when in sorted(tally.too_old.items()):
+        if analyte not in tally.dated and analyte not in tally.undated:
+            notes.append(
+                f"The latest {analyte} result ({when.isoformat()}) is older than "
+                f"{max_age_days} days and was not used."
+            )
+    return tuple(notes)

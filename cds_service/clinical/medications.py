@@ -1,0 +1,206 @@
+"""MedicationRequest (R4, STU3) and MedicationOrder (DSTU2) -> Medication.
+
+The drug is `medicationCodeableConcept`, or `medicationReference` resolved as a contained
+"#id" Medication, else through `medication_index` ("Medication/abc" -> Medication, built by the
+FHIR layer from prefetched or fetched resources), else only the reference's display text. A
+Medication with several ingredients (medrx0323's TPN) is matched ingredient by ingredient and
+supplement groups become *_containing: a TPN with magnesium chloride is not a Mg supplement.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from cds_service.clinical.dosing import daily_dose_mg
+from cds_service.clinical.fhirjson import (
+    Coding,
+    clean,
+    codings,
+    concept_text,
+    dicts,
+    parse_date,
+    reference_key,
+)
+from cds_service.clinical.strength import Strength
+from cds_service.clinical.terminology import RXNORM_SYSTEMS, MedMatch, Terminology
+from cds_service.clinical.text import route_from_text
+from cds_service.clinical.types import Medication
+
+ORDER_TYPES = frozenset({"MedicationRequest", "MedicationOrder"})
+_CRAMP = re.compile(r"\bcramp", re.IGNORECASE)
+_HISTORY = re.compile(r"/_history/.*$")
+
+
+@dataclass(frozen=True, slots=True)
+class _Part:
+    """One coded concept of the drug: the product, or one ingredient of it."""
+
+    codings: list[Coding]
+    text: str | None
+
+
+def read_medication(
+    order: dict[str, Any],
+    *,
+    terminology: Terminology,
+    medication_index: Mapping[str, dict[str, Any]],
+    selected: bool = False,
+) -> Medication | None:
+    """A Medication for a MedicationRequest/MedicationOrder dict; None for other resources."""
+    rtype = order.get("resourceType")
+    if rtype not in ORDER_TYPES:
+        return None
+    parts, display = _drug(order, medication_index)
+    dosages = sorted(dicts(order.get("dosageInstruction")), key=_sequence)
+    dosage_route = next((r for r in map(_route, dosages) if r), None)
+    combination = len(parts) > 1
+    matches = [
+        terminology.medication_groups(
+            p.codings, p.text, dosage_route=dosage_route, combination=combination
+        )
+        for p in parts
+    ]
+    rxnorm = tuple(
+        dict.fromkeys(c for p in parts for s, c, _d in p.codings if c and s in RXNORM_SYSTEMS)
+    )
+    strength = _strength(parts, terminology) if not combination else None
+    # reasonCode: R4/STU3 (an object, as the sandbox sends, is read as a one-item array);
+    # reasonCodeableConcept: DSTU2 MedicationOrder.
+    reasons = [*dicts(order.get("reasonCode")), *dicts(order.get("reasonCodeableConcept"))]
+    return Medication(
+        reference=reference_key(order),
+        resource_type=str(rtype),
+        status=clean(order.get("status")),
+        display=display,
+        groups=frozenset(g for m in matches for g in m.groups),
+        matched_by=next((m.matched_by for m in matches if m.matched_by), None),
+        rxnorm=rxnorm,
+        route=_first_route(matches) or dosage_route,
+        daily_doses_mg=tuple(
+            dose for d in dosages if (dose := daily_dose_mg(d, strength)) is not None
+        ),
+        reason_groups=frozenset(
+            g for r in reasons for g in terminology.condition_groups(codings(r))
+        ),
+        mentions_cramp=_mentions_cramp(display, parts, reasons, dosages, order),
+        selected=selected,
+        authored=parse_date(order.get("authoredOn")) or parse_date(order.get("dateWritten")),
+    )
+
+
+def read_medications(
+    resources: Iterable[object],
+    *,
+    terminology: Terminology,
+    medication_index: Mapping[str, dict[str, Any]],
+) -> tuple[Medication, ...]:
+    """Medications for every order among `resources`; other types and junk are skipped."""
+    out: list[Medication] = []
+    for item in resources:
+        if isinstance(item, dict):
+            med = read_medication(item, terminology=terminology, medication_index=medication_index)
+            if med is not None:
+                out.append(med)
+    return tuple(out)
+
+
+def _drug(order: dict[str, Any], index: Mapping[str, dict[str, Any]]) -> tuple[list[_Part], str]:
+    """The drug's coded parts and its display name."""
+    concept = order.get("medicationCodeableConcept")
+    if isinstance(concept, dict):
+        return [_Part(codings(concept), concept_text(concept))], _display(concept_text(concept))
+    holder = order.get("medicationReference")
+    if not isinstance(holder, dict):
+        return [], _display(None)
+    shown = clean(holder.get("display"))
+    medication = _resolve(order, holder.get("reference"), index)
+    if medication is None:
+        return [_Part([], shown)], _display(shown)
+    code = medication.get("code")
+    parts = [_Part(codings(code), concept_text(code))] if isinstance(code, dict) else []
+    ingredients = [_ingredient(i) for i in dicts(medication.get("ingredient"))]
+    ingredients = [i for i in ingredients if i.codings or i.text]
+    if len(ingredients) > 1 or not parts:
+        parts.extend(ingredients)
+    names = [p.text for p in parts if p.text]
+    return parts or [_Part([], shown)], _display(shown or " + ".join(names)[:300] or None)
+
+
+def _resolve(order: dict[str, Any], reference: object, index: Mapping[str, dict[str, Any]]
+             ) -> dict[str, Any] | None:  # fmt: skip
+    if not isinstance(reference, str) or not reference.strip():
+        return None
+    ref = reference.strip()
+    if ref.startswith("#"):
+        for contained in dicts(order.get("contained")):
+            if contained.get("id") == ref[1:] and contained.get("resourceType") == "Medication":
+                return contained
+        return None
+    ref = _HISTORY.sub("", ref)
+    found = index.get(ref)
+    if found is None and "Medication/" in ref:
+        found = index.get("Medication/" + ref.rsplit("Medication/", 1)[1])
+    return found if isinstance(found, dict) else None
+
+
+def _ingredient(ingredient: dict[str, Any]) -> _Part:
+    """R4 itemCodeableConcept (R5: item.concept); a Reference item gives only its display."""
+    concept = ingredient.get("itemCodeableConcept")
+    item = ingredient.get("item")
+    if not isinstance(concept, dict) and isinstance(item, dict):
+        concept = item.get("concept") if isinstance(item.get("concept"), dict) else None
+        if concept is None:
+            return _Part([], clean(item.get("display")))
+    return _Part(codings(concept), concept_text(concept))
+
+
+def _display(text: str | None) -> str:
+    return text or "Unnamed medication"
+
+
+def _sequence(dosage: dict[str, Any]) -> float:
+    sequence = dosage.get("sequence")
+    return float(sequence) if isinstance(sequence, int) and not isinstance(sequence, bool) else 0.0
+
+
+def _route(dosage: dict[str, Any]) -> str | None:
+    route = dosage.get("route")
+    for text in (concept_text(route), *(d for _s, _c, d in codings(route))):
+        found = route_from_text(text)
+        if found:
+            return found
+    return None
+
+
+def _first_route(matches: list[MedMatch]) -> str | None:
+    return next((m.route for m in matches if m.route), None)
+
+
+def _strength(parts: list[_Part], terminology: Terminology) -> Strength | None:
+    for part in parts:
+        for system, code, display in part.codings:
+            if system in RXNORM_SYSTEMS:
+                found = terminology.strength(code, display)
+                if found:
+                    return found
+        found = terminology.strength(None, part.text)
+        if found:
+            return found
+    return None
+
+
+def _mentions_cramp(display: str, parts: list[_Part], reasons: list[dict[str, Any]],
+                    dosages: list[dict[str, Any]], order: dict[str, Any]) -> bool:  # fmt: skip
+    texts: list[str | None] = [display, *(p.text for p in parts)]
+    for reason in reasons:
+        texts.append(clean(reason.get("text")))
+        texts.extend(d for _s, _c, d in codings(reason))
+    for dosage in dosages:
+        texts.append(clean(dosage.get("text")))
+        texts.append(clean(dosage.get("patientInstruction")))
+    texts.extend(clean(note.get("text")) for note in dicts(order.get("note")))
+    texts.append(clean(order.get("note")))  # DSTU2: a plain string
+    return any(_CRAMP.search(t) for t in texts if t)
