@@ -32,7 +32,7 @@ CARD = CardSpec(
     key="cramp-workup",
     indicator="info",
     values={
-        "missing": "labs", "trigger": "text", "child": "flag", "del22q11": "flag",
+        "missing": "labs", "trigger": "text", "ordered": "flag", "child": "flag", "del22q11": "flag",
         "jia": "flag", "hypocalcemia": "flag", "hypothyroidism": "flag",
         "radiculopathy": "flag", "diuretics": "texts",
     },
@@ -67,7 +67,7 @@ def cramp_workup(inp: RuleInput) -> list[Finding]:
             order=None,
             evidence=evidence,
             values={
-                "missing": missing, "trigger": trigger,
+                "missing": missing, "trigger": trigger, "ordered": inp.is_order_hook,
                 "child": age is not None and age < CHILD_AGE,
                 "del22q11": facts.has_condition("22q11_2_deletion"),
                 "jia": facts.has_condition("juvenile_idiopathic_arthritis"),

@@ -24,18 +24,18 @@ def fmt(value: float) -> str:
 
 
 def lab_text(lab: LabValue) -> str:
-    """"27 mL/min/1.73m2", ">60 mL/min/1.73m2", plus how the lab reported it when different."""
+    """"27 mL/min/1.73m2", ">60 mL/min/1.73m2 (reported as >60 mL/min/{1.73_m2})", or how
+    a computed eGFR was computed."""
     shown = f"{lab.comparator or ''}{fmt(lab.value)} {lab.unit}"
-    parts = [shown]
-    if lab.original and lab.original.replace(" ", "") != shown.replace(" ", ""):
-        parts.append(f"(reported as {lab.original})")
-    if lab.interpretation:
-        parts.append(f"[lab flag: {lab.interpretation}]")
     if lab.derived_from:
-        parts.append(f"- computed with CKD-EPI 2021 from creatinine ({lab.derived_from})")
+        shown += f", computed with CKD-EPI 2021 from creatinine ({lab.derived_from})"
+    elif lab.original and lab.original.replace(" ", "") != shown.replace(" ", ""):
+        shown += f" (reported as {lab.original})"
+    if lab.interpretation:
+        shown += f", flagged {lab.interpretation} by the lab"
     if lab.note:
-        parts.append(f"- {lab.note}")
-    return " ".join(parts)
+        shown += f"; {lab.note}"
+    return shown
 
 
 def lab_evidence(lab: LabValue) -> Evidence:

@@ -1,0 +1,199 @@
+"""Card content, loaded and checked once at start-up and rendered on every hook call.
+
+`CardCatalog.load()` reads `cards/` (shipped in the wheel as `cds_service/_content/cards`), and
+refuses to start (CardContentError) unless every card the rules can emit has content, the
+indicators match the rules, every template compiles and reads only values the rule provides,
+every suggestion kind has a label, and every summary stays under 140 characters with
+worst-case values. Templates are compiled here, once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+from importlib.abc import Traversable
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Template, TemplateError
+from markupsafe import Markup
+
+from cds_service.cards import content as c
+from cds_service.cards.checks import check_card, check_orderables, check_renders
+from cds_service.cards.escape import one_line, plain
+from cds_service.cards.templates import LABEL_VALUE_LIMIT, make_env
+from cds_service.clinical.types import PatientFacts
+from cds_service.hooks.response import Coding, OverrideReason, Source
+from cds_service.rules.types import CardSpec, Finding
+
+CardContentError = c.CardContentError
+SUMMARY_MAX = 139  # CDS Hooks: summary under 140 characters
+
+
+def default_location() -> Traversable:
+    """The installed copy (package data) if present, else `cards/` next to the package."""
+    packaged = resources.files("cds_service").joinpath("_content", "cards")
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parents[2] / "cards"
+
+
+@dataclass(frozen=True, slots=True)
+class LinkText:
+    label: Markup
+    url: Markup
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledCard:
+    key: str
+    spec: CardSpec
+    source: Source
+    references: tuple[LinkText, ...]
+    evidence_level: Markup
+    override_reasons: tuple[OverrideReason, ...]
+    summary: Template
+    detail: Template
+    labels: Mapping[str, Template]
+
+
+class CardCatalog:
+    """All card text and orderable codes, ready to render."""
+
+    def __init__(
+        self,
+        cards: Mapping[str, CompiledCard],
+        layout: Template,
+        actions: Mapping[str, Template],
+        orderables: c.OrderablesFile,
+    ) -> None:
+        self._cards = dict(cards)
+        self._layout = layout
+        self._actions = dict(actions)
+        self.orderables = orderables
+
+    @classmethod
+    def load(
+        cls, path: Path | Traversable | None = None, specs: Mapping[str, CardSpec] | None = None
+    ) -> CardCatalog:
+        """Read and check every card; raise CardContentError naming the file and the problem."""
+        if specs is None:
+            from cds_service.rules import CARD_SPECS
+
+            specs = CARD_SPECS
+        root = path if path is not None else default_location()
+        common = c.validate(c.CommonFile, _read(root, "_common.yaml"), "_common.yaml")
+        orderables = c.validate(
+            c.OrderablesFile, _read(root, "_orderables.yaml"), "_orderables.yaml"
+        )
+        check_orderables(orderables)
+        lab_names = {lab_id: lab.name for lab_id, lab in orderables.labs.items()}
+        envs = {
+            "markdown": make_env("markdown", lab_names),
+            "summary": make_env("plain", lab_names),
+            "label": make_env("plain", lab_names, LABEL_VALUE_LIMIT),
+        }
+        files = _card_files(root)
+        missing = sorted(set(specs) - set(files))
+        unknown = sorted(set(files) - set(specs))
+        if missing or unknown:
+            raise CardContentError(
+                f"cards/ does not match the rules: no content for {missing}; "
+                f"content for cards no rule emits: {unknown}"
+            )
+        cards = {}
+        for key, (name, card) in files.items():
+            spec = specs[key]
+            check_card(key, name, card, spec, common, envs, orderables)
+            cards[key] = _compile(key, card, spec, common, envs)
+        try:
+            layout = envs["markdown"].from_string(common.layout)
+            actions = {
+                k: envs["label"].from_string(v) for k, v in common.actions.model_dump().items()
+            }
+        except TemplateError as exc:
+            raise CardContentError(f"_common.yaml: template error: {exc}") from None
+        catalog = cls(cards, layout, actions, orderables)
+        catalog._check_renders(specs)
+        return catalog
+
+    @property
+    def keys(self) -> frozenset[str]:
+        return frozenset(self._cards)
+
+    def card(self, key: str) -> CompiledCard:
+        return self._cards[key]
+
+    def summary(self, finding: Finding) -> str:
+        text = one_line(self.card(finding.card_key).summary.render(**finding.values))
+        return plain(text, SUMMARY_MAX)
+
+    def detail(self, finding: Finding, facts: PatientFacts | None) -> str:
+        card = self.card(finding.card_key)
+        body = card.detail.render(**finding.values)
+        text = self._layout.render(
+            body=Markup(body),
+            evidence=finding.evidence,
+            data_notes=facts.data_notes if facts else (),
+            evidence_level=card.evidence_level,
+            source_label=Markup(card.source.label),
+            source_url=Markup(card.source.url or ""),
+            references=card.references,
+        )
+        text = re.sub(r"[ \t]+\n", "\n", text)
+        return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+    def label(self, key: str, kind: str, **values: Any) -> str:
+        return plain(self.card(key).labels[kind].render(**values), 120)
+
+    def action_text(self, name: str, **values: Any) -> str:
+        return plain(self._actions[name].render(**values), 200)
+
+    def _check_renders(self, specs: Mapping[str, CardSpec]) -> None:
+        check_renders(self, specs)
+
+
+def _read(root: Path | Traversable, name: str) -> Any:
+    item = root.joinpath(name)
+    if not item.is_file():
+        raise CardContentError(f"{name}: missing from the card content directory {root}")
+    return c.parse_yaml(item.read_text(encoding="utf-8"), name)
+
+
+def _card_files(root: Path | Traversable) -> dict[str, tuple[str, c.CardFile]]:
+    found: dict[str, tuple[str, c.CardFile]] = {}
+    names = sorted(i.name for i in root.iterdir() if i.name.endswith((".yaml", ".yml")))
+    for name in names:
+        if name.startswith("_"):
+            continue
+        data = _read(root, name)
+        if not isinstance(data, dict):
+            raise CardContentError(f"{name}: expected a mapping of card keys to cards")
+        for key, body in data.items():
+            if key in found:
+                raise CardContentError(f"{name}: card {key!r} is also defined in {found[key][0]}")
+            found[str(key)] = (name, c.validate(c.CardFile, body, f"{name}: {key}"))
+    return found
+
+
+def _compile(
+    key: str, card: c.CardFile, spec: CardSpec, common: c.CommonFile, envs: Mapping[str, Any]
+) -> CompiledCard:
+    reasons = tuple(
+        OverrideReason(system=common.override_reason_system, code=r.code, display=r.display)
+        for r in common.override_reasons[card.override_reasons]
+    )
+    topic = Coding(system=common.topic_system, code=card.topic.code, display=card.topic.display)
+    return CompiledCard(
+        key=key,
+        spec=spec,
+        source=Source(label=card.source.label, url=card.source.url, topic=topic),
+        references=tuple(LinkText(Markup(r.label), Markup(r.url)) for r in card.references),
+        evidence_level=Markup(" ".join(card.evidence.split())),
+        override_reasons=reasons,
+        summary=envs["summary"].from_string(card.summary),
+        detail=envs["markdown"].from_string(card.detail),
+        labels={k: envs["label"].from_string(v) for k, v in card.suggestions.items()},
+    )

@@ -1,0 +1,111 @@
+"""Jinja2 environments for card text: sandboxed, strict, and escaping every value they print.
+
+Every `{{ ... }}` output passes through `finalize`, so a template cannot forget to escape:
+in Markdown (detail) a value is Markdown- and HTML-escaped; in plain text (summary, labels,
+action descriptions) it is put on one line and capped in length. Numbers, dates, booleans and
+None get one consistent format. Content from `cards/` itself (sources, evidence line) is
+wrapped in `Markup` by the catalog and printed as written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import date
+from typing import Any
+
+from jinja2 import StrictUndefined, meta
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from markupsafe import Markup
+
+from cds_service.cards.escape import escape_markdown_html, plain
+from cds_service.rules.evidence import fmt
+from cds_service.rules.types import ValueKind
+
+SUMMARY_VALUE_LIMIT = 40  # characters of one patient value inside a summary
+LABEL_VALUE_LIMIT = 60  # inside a suggestion label or an action description
+
+
+def num(value: object) -> str:
+    """27.0 -> "27", 0.7 -> "0.7"; None -> "unknown". Markup: digits need no escaping."""
+    if value is None or isinstance(value, bool):
+        return Markup("unknown")
+    if isinstance(value, int | float):
+        return Markup(fmt(float(value)))
+    return str(value)  # not a number: escaped like any other text
+
+
+def day(value: object) -> str:
+    """An ISO date (unambiguous in every locale); None -> "date unknown"."""
+    if isinstance(value, date):
+        return Markup(value.isoformat())
+    return Markup("date unknown") if value is None else str(value)
+
+
+def _text(value: object, escape: Callable[[str], str]) -> str:
+    if isinstance(value, Markup):
+        return str(value)
+    if value is None:
+        return "unknown"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int | float):
+        return num(value)
+    if isinstance(value, date):
+        return day(value)
+    if isinstance(value, list | tuple):
+        return ", ".join(_text(item, escape) for item in value)
+    return escape(str(value))
+
+
+def make_env(
+    kind: str, lab_names: Mapping[str, str], limit: int = SUMMARY_VALUE_LIMIT
+) -> ImmutableSandboxedEnvironment:
+    """`kind` "markdown" (detail) or "plain" (summary, labels, descriptions)."""
+    if kind == "markdown":
+
+        def finalize(value: object) -> str:
+            return _text(value, escape_markdown_html)
+    else:
+
+        def finalize(value: object) -> str:
+            return _text(value, lambda s: plain(s, limit))
+
+    env = ImmutableSandboxedEnvironment(
+        undefined=StrictUndefined,
+        autoescape=False,
+        finalize=finalize,
+        # Keep the newline after a block tag: an `{% endif %}` at the end of a line must not
+        # glue the next line onto it (Markdown needs its line breaks). Tag-only lines leave
+        # blank lines, which the catalog collapses.
+        trim_blocks=False,
+        lstrip_blocks=True,
+    )
+    env.filters["num"] = num
+    env.filters["day"] = day
+    env.filters["lab"] = lambda lab_id: Markup(lab_names[lab_id])  # from _orderables.yaml
+    return env
+
+
+def variables(env: ImmutableSandboxedEnvironment, source: str) -> set[str]:
+    """The names a template reads from its context."""
+    return set(meta.find_undeclared_variables(env.parse(source)))
+
+
+LONG_TEXT = "W" * 200
+
+
+def sample_values(
+    kinds: Mapping[str, ValueKind], lab_ids: tuple[str, ...], *, worst: bool
+) -> dict[str, Any]:
+    """Values for a load-time test render: `worst` is longest/all-present, else minimal."""
+    samples: dict[ValueKind, tuple[object, object]] = {
+        "text": (LONG_TEXT, "x"),
+        "text?": (LONG_TEXT, None),
+        "number": (99999.99, 0),
+        "number?": (99999.99, None),
+        "date?": (date(2099, 12, 31), None),
+        "flag": (True, False),
+        "texts": ((LONG_TEXT,) * 5, ()),
+        "labs": (lab_ids, lab_ids[:1]),
+    }
+    return {name: samples[kind][0 if worst else 1] for name, kind in kinds.items()}
