@@ -1,0 +1,54 @@
+"""Potassium supplements: the same logic as magnesium, with K < 3.5 mmol/L."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.rules.conftest import cond, egfr, facts, inp, keys, lab, med, run
+
+K = "potassium_supplement"
+
+
+def k_cards(patient, *orders, hook="order-sign"):
+    orders = orders or (med(K),)
+    return [k for k in keys(run(inp(hook, patient, *orders))) if k.startswith("potassium-")]
+
+
+@pytest.mark.parametrize(
+    ("value", "card"),
+    [(3.49, "potassium-repletion-info"), (3.5, "potassium-not-deficient")],
+)
+def test_hypokalaemia_borderline(value, card):
+    assert k_cards(facts(labs=(egfr(90), lab("potassium", value)))) == [card]
+
+
+@pytest.mark.parametrize(
+    ("egfr_value", "renal"),
+    [(29.9, "potassium-renal-severe"), (30, "potassium-renal-moderate"),
+     (59.9, "potassium-renal-moderate"), (60, None)],
+)
+def test_hyperkalaemia_risk_bands(egfr_value, renal):
+    cards = k_cards(facts(labs=(egfr(egfr_value), lab("potassium", 4.5))))
+    assert [c for c in cards if "renal" in c] == ([renal] if renal else [])
+
+
+def test_dialysis_is_critical():
+    cards = k_cards(facts(labs=(lab("potassium", 4.5),), conditions=(cond("esrd_dialysis"),)))
+    assert cards[0] == "potassium-renal-severe"
+
+
+def test_no_k_result_orders_k_and_mg():
+    [finding] = [
+        f for f in run(inp("order-sign", facts(labs=(egfr(90),)), med(K)))
+        if f.card_key == "potassium-check-levels"
+    ]
+    assert finding.suggestions[0].labs == ("potassium", "magnesium")
+
+
+def test_hypokalemia_condition_documents_deficiency():
+    patient = facts(labs=(egfr(90), lab("potassium", 3.8)), conditions=(cond("hypokalemia"),))
+    assert k_cards(patient) == ["potassium-repletion-info"]
+
+
+def test_potassium_containing_never_fires():
+    assert k_cards(facts(labs=(egfr(10),)), med("potassium_containing")) == []

@@ -1,0 +1,67 @@
+"""quinine-for-cramps: WARNING when quinine is ordered "for cramps"."""
+
+from __future__ import annotations
+
+from cds_service.rules.quinine import RULE_ID
+from tests.rules.conftest import all_labs, cond, egfr, facts, inp, med, run
+
+CRAMPS = (cond("muscle_cramp"),)
+
+
+def test_quinine_for_cramps_warns_and_offers_remove_and_baclofen():
+    patient = facts(age=50, labs=all_labs(), conditions=CRAMPS)
+    [finding] = run(inp("order-select", patient, med("quinine")), RULE_ID)
+    assert finding.indicator == "warning"
+    assert [s.kind for s in finding.suggestions] == ["remove-order", "replace-with-baclofen"]
+    assert finding.suggestions[0].order_reference == "MedicationRequest/draft-1"
+    assert finding.suggestions[1].schedule == "easl-cirrhosis"
+    assert finding.values["basis"] == "no reason on the order; problem list has muscle cramp"
+
+
+def test_quinine_for_malaria_is_silent():
+    order = med("quinine", reasons=("malaria",), mentions_cramp=True)
+    assert run(inp("order-select", facts(conditions=CRAMPS), order), RULE_ID) == []
+
+
+def test_quinine_with_malaria_on_problem_list_and_no_cramp_reason_is_silent():
+    patient = facts(conditions=(*CRAMPS, cond("malaria")))
+    assert run(inp("order-sign", patient, med("quinine")), RULE_ID) == []
+
+
+def test_quinine_without_any_cramp_link_is_silent():
+    assert run(inp("order-sign", facts(), med("quinine")), RULE_ID) == []
+
+
+def test_unselected_draft_does_not_fire_in_order_select():
+    order = med("quinine", reasons=("muscle_cramp",), selected=False)
+    assert run(inp("order-select", facts(), order), RULE_ID) == []
+
+
+def test_order_sign_fires_on_every_draft():
+    order = med("quinine", reasons=("muscle_cramp",), selected=False)
+    assert len(run(inp("order-sign", facts(), order), RULE_ID)) == 1
+
+
+def test_patient_view_fires_without_delete_suggestions():
+    active = med("quinine", ref="MedicationRequest/active-1", reasons=("muscle_cramp",))
+    [finding] = run(inp("patient-view", facts(active=(active,))), RULE_ID)
+    assert finding.suggestions == ()
+
+
+def test_no_baclofen_alternative_when_older_adult_has_low_egfr():
+    patient = facts(age=70, labs=(egfr(45),), conditions=CRAMPS)
+    [finding] = run(inp("order-select", patient, med("quinine")), RULE_ID)
+    assert [s.kind for s in finding.suggestions] == ["remove-order"]
+    assert finding.values["baclofen_offer"] is False
+
+
+def test_no_baclofen_alternative_when_already_on_baclofen():
+    patient = facts(conditions=CRAMPS, active=(med("baclofen_oral", ref="MedicationRequest/b"),))
+    [finding] = run(inp("order-select", patient, med("quinine")), RULE_ID)
+    assert [s.kind for s in finding.suggestions] == ["remove-order"]
+
+
+def test_order_without_id_gets_no_delete_suggestion():
+    order = med("quinine", ref=None)
+    [finding] = run(inp("order-select", facts(conditions=CRAMPS), order), RULE_ID)
+    assert finding.suggestions == ()
