@@ -23,7 +23,7 @@ def clean(text: object) -> str | None:
     """A string without invisible characters and surrounding space; None if empty or not text."""
     if not isinstance(text, str):
         return None
-    cleaned = text.translate(_INVISIBLE).strip()
+    cleaned = (text if text.isascii() else text.translate(_INVISIBLE)).strip()
     return cleaned or None
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, cast
+from typing import Any
 
 from cds_service.clinical.fhirjson import clean, codings, dicts, number, parse_date
 from cds_service.clinical.terminology import Terminology
@@ -19,7 +19,7 @@ from cds_service.clinical.units import UnitError, convert
 
 VALID_STATUSES = frozenset({"final", "amended", "corrected"})
 UCUM = "http://unitsofmeasure.org"
-_COMPARATORS = frozenset({"<", "<=", ">=", ">"})
+_COMPARATORS: dict[object, Comparator] = {"<": "<", "<=": "<=", ">=": ">=", ">": ">"}
 _INTERPRETATION_SYSTEMS = frozenset(
     {
         None,
@@ -51,7 +51,7 @@ class LabSkip(ValueError):
     """A result that was recognised but cannot be used; the message says why (no PHI)."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built once per Observation on the hot path
 class LabResult:
     """One usable result, before the latest-per-analyte choice."""
 
@@ -65,9 +65,14 @@ class LabResult:
 
 
 def analyte_of(terminology: Terminology, concept: object) -> tuple[Analyte, str] | None:
-    """The first coding of a CodeableConcept that names one of our analytes."""
-    for system, code, _display in codings(concept):
-        analyte = terminology.analyte(system, code)
+    """The first coding of a CodeableConcept that names one of our analytes (hot path: no
+    display is read)."""
+    if not isinstance(concept, dict):
+        return None
+    for coding in dicts(concept.get("coding")):
+        code = clean(coding.get("code"))
+        system = coding.get("system")
+        analyte = terminology.analyte(system if isinstance(system, str) else None, code)
         if analyte is not None and code is not None:
             return analyte, code
     return None
@@ -114,7 +119,7 @@ def read_results(obs: dict[str, Any], terminology: Terminology) -> list[LabResul
 
 
 def _has_value(holder: dict[str, Any]) -> bool:
-    return any(key.startswith("value") for key in holder)
+    return "valueQuantity" in holder or any(key.startswith("value") for key in holder)
 
 
 def _result(analyte: Analyte, code: str, holder: dict[str, Any]) -> LabResult | LabSkip:
@@ -131,8 +136,9 @@ def _parse(analyte: Analyte, code: str, holder: dict[str, Any]) -> LabResult:
     raw = number(quantity.get("value"))
     if raw is None or raw <= 0:
         raise LabSkip(f"{analyte}: value missing, not a number or not positive")
-    comparator = quantity.get("comparator")
-    if comparator is not None and comparator not in _COMPARATORS:
+    raw_comparator = quantity.get("comparator")
+    comparator = _COMPARATORS.get(raw_comparator) if raw_comparator is not None else None
+    if raw_comparator is not None and comparator is None:
         raise LabSkip(f"{analyte}: comparator not usable")
     unit_code, unit_text = _unit(quantity)
     converted = convert(analyte, raw, unit_code, unit_text)
@@ -144,7 +150,7 @@ def _parse(analyte: Analyte, code: str, holder: dict[str, Any]) -> LabResult:
     return LabResult(
         analyte=analyte,
         value=converted.value,
-        comparator=cast(Comparator | None, comparator),
+        comparator=comparator,
         original=original,
         code=code,
         interpretation=_interpretation(analyte, converted.value, holder, unit_code, unit_text),

@@ -87,7 +87,7 @@ class Terminology:
         self._supersedes = drugs.supersedes
         self._strengths = drugs.strengths
         labs = build_labs(codes, groups.get("analytes"))
-        self._analytes = labs.analytes
+        self._analytes = cast(dict[str, Analyte], labs.analytes)
         self._preference = labs.preference
         self._query_codes = tuple(labs.query_codes)
         conditions = build_conditions(codes, groups.get("condition_groups"))
@@ -202,7 +202,7 @@ class Terminology:
         one of ours); None for other codes and systems."""
         if not code or (system is not None and system not in LOINC_SYSTEMS):
             return None
-        return cast(Analyte | None, self._analytes.get(code.strip()))
+        return self._analytes.get(code.strip())
 
     def preference_rank(self, code: str | None) -> int:
         """0 for the most preferred code of an analyte (eGFR: CKD-EPI 2021); higher is worse."""

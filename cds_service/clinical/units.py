@@ -10,7 +10,8 @@ code, in mmol/L). Factors: clinical-knowledge.md section 5.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
+from typing import NamedTuple
 
 from cds_service.clinical.fhirjson import clean
 
@@ -24,8 +25,7 @@ class UnitError(ValueError):
     """The unit is missing or not one this analyte can be converted from."""
 
 
-@dataclass(frozen=True, slots=True)
-class Converted:
+class Converted(NamedTuple):
     value: float
     unit: str  # the normalised unit it was converted from
     note: str | None = None
@@ -57,6 +57,7 @@ _NOTES: dict[tuple[str, str], str] = {("egfr", "ml/min"): EGFR_PER_BSA_NOTE}
 _NORMALISE = str.maketrans({"µ": "u", "μ": "u", "²": "2"} | dict.fromkeys("{}_^ \t·"))
 
 
+@functools.lru_cache(maxsize=4096)
 def normalise_unit(unit: str | None) -> str | None:
     """Comparable unit text: mL/min/{1.73_m2} -> ml/min/1.73m2, µmol/L -> umol/l."""
     text = clean(unit)

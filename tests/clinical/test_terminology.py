@@ -15,18 +15,43 @@ from cds_service.clinical.terminology import Terminology, TerminologyError, get_
 from tests.clinical.conftest import ATC, ICD10CM, LOINC, RXNORM, SNOMED
 
 DRUG_GROUPS = {
-    "cyclobenzaprine", "quinine", "quinidine", "nuedexta", "baclofen_oral",
-    "baclofen_intrathecal", "magnesium_supplement", "magnesium_containing",
-    "potassium_supplement", "potassium_containing", "benzodiazepine",
-    "benzodiazepine_nonoral_seizure_route", "diuretic", "other_muscle_relaxant",
-}  # fmt: skip
+    "cyclobenzaprine",
+    "quinine",
+    "quinidine",
+    "nuedexta",
+    "baclofen_oral",
+    "baclofen_intrathecal",
+    "magnesium_supplement",
+    "magnesium_containing",
+    "potassium_supplement",
+    "potassium_containing",
+    "benzodiazepine",
+    "benzodiazepine_nonoral_seizure_route",
+    "diuretic",
+    "other_muscle_relaxant",
+}
 CONDITION_GROUPS = {
-    "muscle_cramp", "ckd", "ckd_g4_g5", "esrd_dialysis", "cirrhosis", "hepatic_encephalopathy",
-    "hypomagnesemia", "hypokalemia", "hypocalcemia", "seizure_disorder",
-    "benzodiazepine_beers_exception", "malaria", "babesiosis", "cardiac_arrhythmia",
-    "pseudobulbar_affect", "22q11_2_deletion", "hypothyroidism", "radiculopathy",
-    "low_back_pain_or_spasm", "juvenile_idiopathic_arthritis",
-}  # fmt: skip
+    "muscle_cramp",
+    "ckd",
+    "ckd_g4_g5",
+    "esrd_dialysis",
+    "cirrhosis",
+    "hepatic_encephalopathy",
+    "hypomagnesemia",
+    "hypokalemia",
+    "hypocalcemia",
+    "seizure_disorder",
+    "benzodiazepine_beers_exception",
+    "malaria",
+    "babesiosis",
+    "cardiac_arrhythmia",
+    "pseudobulbar_affect",
+    "22q11_2_deletion",
+    "hypothyroidism",
+    "radiculopathy",
+    "low_back_pain_or_spasm",
+    "juvenile_idiopathic_arthritis",
+}
 
 
 def _data() -> tuple[dict[str, Any], dict[str, Any]]:
@@ -133,12 +158,24 @@ DRUG_CASES = [
     ([], "calcium carbonate / magnesium hydroxide chewable", None, {"magnesium_containing"}, None),
     ([], "Magnesium sulfate 2 g in dextrose 5%", None, {"magnesium_containing"}, None),
     ([], "magnesium sulfate 500 MG/ML Injection", None, {"magnesium_supplement"}, None),
-    ([], "magnesium oxide/potassium chloride", None, {"magnesium_containing", "potassium_containing"}, None),  # noqa: E501
+    (
+        [],
+        "magnesium oxide/potassium chloride",
+        None,
+        {"magnesium_containing", "potassium_containing"},
+        None,
+    ),  # noqa: E501
     ([], "esomeprazole magnesium 40 mg", None, set(), None),
     ([(RXNORM, "628953", None)], None, None, {"potassium_supplement"}, "rxnorm:628953"),
     ([(RXNORM, "2205512", None)], None, None, {"potassium_supplement"}, None),  # K salts only
     ([(RXNORM, "8588", None)], None, None, {"potassium_supplement"}, "rxnorm:8588"),
-    ([(RXNORM, "800808", None)], None, None, {"magnesium_containing", "potassium_containing"}, None),
+    (
+        [(RXNORM, "800808", None)],
+        None,
+        None,
+        {"magnesium_containing", "potassium_containing"},
+        None,
+    ),  # noqa: E501
     ([(ATC, "A12BA51", None)], None, None, {"potassium_containing"}, "atc:A12BA51"),
     ([(ATC, "A12BA01", None)], None, None, {"potassium_supplement"}, "atc:A12BA01"),
     ([], "Klor-Con M20 tablet", None, {"potassium_supplement"}, "text:Klor-Con"),
@@ -147,12 +184,48 @@ DRUG_CASES = [
     ([], "losartan potassium 50 mg", None, set(), None),
     ([], "amoxicillin / clavulanate potassium", None, set(), None),
     ([(RXNORM, "197322", None)], None, None, {"benzodiazepine"}, "rxnorm:197322"),
-    ([(RXNORM, "801958", None)], None, None, {"benzodiazepine", "benzodiazepine_nonoral_seizure_route"}, None),  # noqa: E501
-    ([(RXNORM, "2173500", None)], None, None, {"benzodiazepine", "benzodiazepine_nonoral_seizure_route"}, None),  # noqa: E501
-    ([(RXNORM, "2682573", None)], None, None, {"benzodiazepine", "benzodiazepine_nonoral_seizure_route"}, None),  # noqa: E501
-    ([], "Diastat AcuDial 10 mg", None, {"benzodiazepine", "benzodiazepine_nonoral_seizure_route"}, None),  # noqa: E501
-    ([], "Valtoco 15 mg nasal", None, {"benzodiazepine", "benzodiazepine_nonoral_seizure_route"}, None),  # noqa: E501
-    ([], "diazepam 10 mg", "rectal", {"benzodiazepine", "benzodiazepine_nonoral_seizure_route"}, None),  # noqa: E501
+    (
+        [(RXNORM, "801958", None)],
+        None,
+        None,
+        {"benzodiazepine", "benzodiazepine_nonoral_seizure_route"},
+        None,
+    ),  # noqa: E501
+    (
+        [(RXNORM, "2173500", None)],
+        None,
+        None,
+        {"benzodiazepine", "benzodiazepine_nonoral_seizure_route"},
+        None,
+    ),  # noqa: E501
+    (
+        [(RXNORM, "2682573", None)],
+        None,
+        None,
+        {"benzodiazepine", "benzodiazepine_nonoral_seizure_route"},
+        None,
+    ),  # noqa: E501
+    (
+        [],
+        "Diastat AcuDial 10 mg",
+        None,
+        {"benzodiazepine", "benzodiazepine_nonoral_seizure_route"},
+        None,
+    ),  # noqa: E501
+    (
+        [],
+        "Valtoco 15 mg nasal",
+        None,
+        {"benzodiazepine", "benzodiazepine_nonoral_seizure_route"},
+        None,
+    ),  # noqa: E501
+    (
+        [],
+        "diazepam 10 mg",
+        "rectal",
+        {"benzodiazepine", "benzodiazepine_nonoral_seizure_route"},
+        None,
+    ),  # noqa: E501
     ([], "diazepam 5 mg tablet", "oral", {"benzodiazepine"}, "text:diazepam"),
     ([(ATC, "N05BA12", None)], None, None, {"benzodiazepine"}, "atc:N05BA12"),  # alprazolam
     ([], "Xanax 0.5mg", None, {"benzodiazepine"}, "text:Xanax"),
@@ -256,7 +329,9 @@ def test_product_strength(
         None,
     ],
 )
-def test_no_strength_when_it_is_not_one_mg_amount(terminology: Terminology, display: str | None) -> None:
+def test_no_strength_when_it_is_not_one_mg_amount(
+    terminology: Terminology, display: str | None
+) -> None:
     assert terminology.strength(None, display) is None
 
 
@@ -292,8 +367,9 @@ def test_no_strength_when_it_is_not_one_mg_amount(terminology: Terminology, disp
         (LOINC, None, None),
     ],
 )
-def test_analyte_lookup(terminology: Terminology, system: str | None, code: str | None,
-                        analyte: str | None) -> None:  # fmt: skip
+def test_analyte_lookup(
+    terminology: Terminology, system: str | None, code: str | None, analyte: str | None
+) -> None:
     assert terminology.analyte(system, code) == analyte
 
 
@@ -343,8 +419,15 @@ def test_ckd_epi_2021_is_the_preferred_egfr(terminology: Terminology) -> None:
         (ICD10CM, "E20.9", set(), {"22q11_2_deletion"}),
         (ICD10CM, "G40.909", {"seizure_disorder"}, set()),
         (SNOMED, "84757009", {"seizure_disorder"}, set()),
-        (ICD10CM, "F41.1", {"benzodiazepine_beers_exception",
-                            "benzodiazepine_beers_exception:generalized_anxiety_disorder"}, set()),
+        (
+            ICD10CM,
+            "F41.1",
+            {
+                "benzodiazepine_beers_exception",
+                "benzodiazepine_beers_exception:generalized_anxiety_disorder",
+            },
+            set(),
+        ),
         (ICD10CM, "B54", {"malaria"}, set()),
         (ICD10CM, "B60.0", {"babesiosis"}, set()),
         (SNOMED, "49436004", {"cardiac_arrhythmia"}, set()),

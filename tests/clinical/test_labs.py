@@ -1,0 +1,443 @@
+"""Observations -> the latest valid result per analyte, on hand-made and real conformance data."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import pytest
+
+from cds_service.clinical.labs import LabReading, read_labs
+from cds_service.clinical.terminology import Terminology
+from cds_service.clinical.units import EGFR_PER_BSA_NOTE
+from tests.clinical.conftest import HOOKS as HOOK_FILES
+from tests.clinical.conftest import (
+    LOINC,
+    UCUM,
+    V3_INTERPRETATION,
+    bundle_resources,
+    fhir_file,
+    load_json,
+    obs,
+    of_type,
+)
+
+AS_OF = date(2026, 11, 25)
+
+
+def labs(
+    terminology: Terminology, *observations: Any, as_of: date = AS_OF, max_age_days: int = 365
+) -> LabReading:
+    return read_labs(observations, terminology=terminology, as_of=as_of, max_age_days=max_age_days)
+
+
+# -- value, unit and provenance ------------------------------------------------------------
+
+
+def test_reads_value_unit_date_and_provenance(terminology: Terminology) -> None:
+    result = labs(terminology, obs("19123-9", 1.7, "mg/dL", oid="mg1", when="2026-11-20T08:00:00Z"))
+    mg = result.labs["magnesium"]
+    assert mg.value == pytest.approx(0.699, abs=1e-3)
+    assert mg.unit == "mmol/L"
+    assert mg.when == date(2026, 11, 20)
+    assert mg.original == "1.7 mg/dL"
+    assert mg.source_id == "Observation/mg1"
+    assert mg.code == "19123-9"
+    assert mg.comparator is None and mg.derived_from is None
+    assert result.notes == ()
+
+
+@pytest.mark.parametrize(
+    ("observation", "analyte", "value"),
+    [
+        (obs("2823-3", 3.6, "mEq/L"), "potassium", 3.6),
+        (obs("75940-7", 3.6, "mEq/L"), "potassium", 3.6),  # mass code, molar unit: unit wins
+        (obs("19123-9", 0.8, "mmol/L"), "magnesium", 0.8),  # mass code, molar unit
+        (obs("2601-3", 1.8, "mg/dL"), "magnesium", 0.7406),  # molar code, mass unit
+        (obs("14682-9", 0.09, "mmol/L", ucum=None), "creatinine", 1.0179),  # unit text only
+        (obs("2160-0", 122, "umol/L", ucum="258814008"), "creatinine", 1.3798),
+        (obs("2823-3", 4.2, None, ucum="mmol/L"), "potassium", 4.2),  # code only, no text
+        (obs("2823-3", 4.2, "mmol/L", system=None), "potassium", 4.2),  # LOINC without system
+        (obs("17861-6", 8.6, "mg/dL"), "calcium", 2.1457),
+        (obs("2157-6", 250, "U/L"), "creatine_kinase", 250),
+        (obs("3016-3", 6.1, "u[IU]/mL"), "tsh", 6.1),
+    ],
+)
+def test_unit_on_the_value_decides(
+    terminology: Terminology, observation: dict[str, Any], analyte: str, value: float
+) -> None:
+    assert labs(terminology, observation).labs[analyte].value == pytest.approx(value, abs=5e-4)
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "reason"),
+    [
+        ("4.2", "mmol/L", "not a number"),  # a string
+        (float("nan"), "mmol/L", "not a number"),
+        (float("inf"), "mmol/L", "not a number"),
+        (-1.0, "mmol/L", "not positive"),
+        (0, "mmol/L", "not positive"),
+        (True, "mmol/L", "not a number"),
+        (42.0, "mmol/L", "implausible"),
+        (4.2, "g/L", "not recognised"),
+        (4.2, None, "no unit"),
+    ],
+)
+def test_malformed_values_are_skipped_with_a_note(
+    terminology: Terminology, value: Any, unit: str | None, reason: str
+) -> None:
+    result = labs(terminology, obs("2823-3", value, unit, ucum="same" if unit else None))
+    assert "potassium" not in result.labs
+    assert any(reason in note for note in result.notes), result.notes
+
+
+def test_a_bad_latest_value_falls_back_to_the_latest_good_one(terminology: Terminology) -> None:
+    result = labs(
+        terminology,
+        obs("2823-3", 3.1, "mmol/L", when="2026-10-01", oid="good"),
+        obs("2823-3", "oops", "mmol/L", when="2026-11-01", oid="bad"),
+    )
+    assert result.labs["potassium"].source_id == "Observation/good"
+    assert result.notes
+
+
+def test_other_value_types_and_missing_values_are_skipped(terminology: Terminology) -> None:
+    string_value = obs("33914-3", None, None, valueString=">60")
+    absent = obs("2823-3", None, None, dataAbsentReason={"text": "not done"})
+    result = labs(terminology, string_value, absent)
+    assert result.labs == {}
+    assert len(result.notes) == 2
+
+
+def test_comparators_are_kept_and_shown(terminology: Terminology) -> None:
+    result = labs(terminology, obs("98979-8", 90, "mL/min/{1.73_m2}", comparator=">"))
+    egfr = result.labs["egfr"]
+    assert (egfr.value, egfr.comparator, egfr.at_most()) == (90, ">", None)
+    assert egfr.original == ">90 mL/min/{1.73_m2}"
+    bad = labs(terminology, obs("98979-8", 90, "mL/min/{1.73_m2}", comparator="ad"))
+    assert bad.labs == {}
+
+
+def test_zero_width_characters_do_not_break_reading(terminology: Terminology) -> None:
+    observation = obs("2823-3", 4.0, "mmol/L\u200b", ucum=None)
+    observation["code"]["coding"][0]["code"] = "2823-3\u200b"
+    result = labs(terminology, observation)
+    assert result.labs["potassium"].value == 4.0
+    assert result.labs["potassium"].original == "4 mmol/L"
+
+
+def test_plain_ml_per_min_egfr_is_used_with_a_note(terminology: Terminology) -> None:
+    egfr = labs(terminology, obs("33914-3", 26.7, "mL/min")).labs["egfr"]
+    assert egfr.value == 26.7 and egfr.note == EGFR_PER_BSA_NOTE
+
+
+# -- interpretation --------------------------------------------------------------------------
+
+
+def _flag(code: str, system: str | None = V3_INTERPRETATION) -> dict[str, Any]:
+    coding = {"code": code} if system is None else {"system": system, "code": code}
+    return {"interpretation": [{"coding": [coding]}]}
+
+
+def _range(low: float | None, high: float | None, unit: str | None = None) -> dict[str, Any]:
+    rng: dict[str, Any] = {}
+    for key, value in (("low", low), ("high", high)):
+        if value is not None:
+            rng[key] = {"value": value} | (
+                {"unit": unit, "system": UCUM, "code": unit} if unit else {}
+            )
+    return {"referenceRange": [rng]}
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        (_flag("L"), "low"),
+        (_flag("LL"), "low"),
+        (_flag("H"), "high"),
+        (_flag("HH"), "high"),
+        (_flag("N"), "normal"),
+        (_flag("L", None), "low"),
+        (_flag("L", "http://hl7.org/fhir/v2/0078"), "low"),  # STU3 system
+        (_flag("L", "http://example.org/other"), None),
+        (_flag("A"), None),
+        (_range(1.8, 2.6, "mg/dL"), "low"),  # value 0.70 mmol/L < 1.8 mg/dL = 0.74
+        (_range(0.66, 1.07, "mmol/L"), "normal"),
+        (_range(0.5, 0.6, "mmol/L"), "high"),
+        (_range(1.7, None, "mg/dL"), "normal"),  # 0.70 >= 0.6995
+        (_range(0.75, None), "low"),  # bounds without a unit share the value's unit
+        (_range(None, None), None),
+        (_flag("H") | _range(0.5, 1.0, "mmol/L"), "high"),  # the lab's own flag wins
+    ],
+)
+def test_interpretation_from_flag_or_reference_range(
+    terminology: Terminology, extra: dict[str, Any], expected: str | None
+) -> None:
+    observation = obs("2601-3", 0.70, "mmol/L", **extra)
+    assert labs(terminology, observation).labs["magnesium"].interpretation == expected
+
+
+# -- status, dates and choosing the latest -------------------------------------------------
+
+
+@pytest.mark.parametrize("status", ["final", "amended", "corrected"])
+def test_valid_statuses(terminology: Terminology, status: str) -> None:
+    assert "potassium" in labs(terminology, obs("2823-3", 4.0, "mmol/L", status=status)).labs
+
+
+@pytest.mark.parametrize(
+    "status", ["preliminary", "registered", "unknown", "cancelled", "entered-in-error", None, 7]
+)
+def test_other_statuses_are_not_used(terminology: Terminology, status: Any) -> None:
+    observation = obs("2823-3", 4.0, "mmol/L")
+    observation["status"] = status
+    result = labs(terminology, observation)
+    assert result.labs == {}
+    noted = any("status" in note for note in result.notes)
+    assert noted == (status not in ("cancelled", "entered-in-error"))
+
+
+def test_latest_dated_result_wins(terminology: Terminology) -> None:
+    result = labs(
+        terminology,
+        obs("2823-3", 3.1, "mmol/L", when="2026-10-01", oid="old"),
+        obs("6298-4", 4.4, "mmol/L", when="2026-11-02T07:00:00+01:00", oid="new"),
+        obs("2823-3", 3.9, "mmol/L", when="2026-11-02T06:00:00+01:00", oid="same-day-earlier"),
+    )
+    assert result.labs["potassium"].source_id == "Observation/new"
+
+
+@pytest.mark.parametrize(
+    ("dates", "expected"),
+    [
+        ({"effectivePeriod": {"start": "2026-10-01", "end": "2026-10-03"}}, date(2026, 10, 3)),
+        ({"effectivePeriod": {"start": "2026-10-01"}}, date(2026, 10, 1)),
+        ({"effectiveInstant": "2026-10-05T10:00:00Z"}, date(2026, 10, 5)),
+        ({"issued": "2026-10-07T10:00:00Z"}, date(2026, 10, 7)),
+        ({"effectiveDateTime": "2026-10", "issued": "2026-11-07"}, date(2026, 10, 1)),
+        ({"effectiveDateTime": "garbage", "issued": "2026-11-07"}, date(2026, 11, 7)),
+    ],
+)
+def test_date_sources(terminology: Terminology, dates: dict[str, Any], expected: date) -> None:
+    observation = obs("2823-3", 4.0, "mmol/L", when=None, **dates)
+    assert labs(terminology, observation).labs["potassium"].when == expected
+
+
+def test_undated_results_are_used_only_without_a_dated_one(terminology: Terminology) -> None:
+    undated = obs("2823-3", 4.2, "mmol/L", when=None, oid="undated")
+    alone = labs(terminology, undated)
+    assert alone.labs["potassium"].when is None
+    assert any("no date" in note for note in alone.notes)
+    with_dated = labs(terminology, undated, obs("2823-3", 3.3, "mmol/L", oid="dated"))
+    assert with_dated.labs["potassium"].source_id == "Observation/dated"
+    assert not any("no date" in note for note in with_dated.notes)
+
+
+@pytest.mark.parametrize(
+    ("when", "used"),
+    [("2025-11-25", True), ("2025-11-24", False), ("2026-11-26", True), ("2026-11-27", False)],
+)
+def test_maximum_age_and_future_dates(terminology: Terminology, when: str, used: bool) -> None:
+    result = labs(terminology, obs("2823-3", 4.0, "mmol/L", when=when))
+    assert ("potassium" in result.labs) is used
+    if not used:
+        assert result.notes
+
+
+def test_old_result_note_names_its_date(terminology: Terminology) -> None:
+    result = labs(terminology, obs("2823-3", 4.0, "mmol/L", when="2020-01-02"), max_age_days=30)
+    assert result.notes == (
+        "The latest potassium result (2020-01-02) is older than 30 days and was not used.",
+    )
+
+
+def test_preferred_egfr_code_wins_on_the_same_date(terminology: Terminology) -> None:
+    result = labs(
+        terminology,
+        obs("33914-3", 55, "mL/min/{1.73_m2}", when="2026-11-01T10:00:00Z", oid="mdrd"),
+        obs("98979-8", 58, "mL/min/{1.73_m2}", when="2026-11-01T09:00:00Z", oid="ckdepi"),
+        obs("62238-1", 57, "mL/min/{1.73_m2}", when="2026-11-01T11:00:00Z", oid="2009"),
+    )
+    assert result.labs["egfr"].source_id == "Observation/ckdepi"
+    newer = labs(
+        terminology,
+        obs("98979-8", 58, "mL/min/{1.73_m2}", when="2026-10-01", oid="ckdepi"),
+        obs("33914-3", 55, "mL/min/{1.73_m2}", when="2026-11-01", oid="mdrd"),
+    )
+    assert newer.labs["egfr"].source_id == "Observation/mdrd"  # a later date beats the code
+
+
+def test_components_carry_values_of_panels(terminology: Terminology) -> None:
+    panel = {
+        "resourceType": "Observation",
+        "id": "bmp",
+        "status": "final",
+        "code": {"coding": [{"system": LOINC, "code": "51990-0"}]},
+        "effectiveDateTime": "2026-11-01",
+        "component": [
+            {
+                "code": {"coding": [{"system": LOINC, "code": "2823-3"}]},
+                "valueQuantity": {"value": 3.2, "unit": "mmol/L"},
+            },
+            {
+                "code": {"coding": [{"system": LOINC, "code": "2951-2"}]},
+                "valueQuantity": {"value": 131, "unit": "mmol/L"},
+            },
+            "junk",
+            {"code": {"coding": [{"system": LOINC, "code": "9999-9"}]}},
+        ],
+    }
+    result = labs(terminology, panel)
+    assert result.labs["potassium"].value == 3.2
+    assert result.labs["sodium"].value == 131
+    assert result.labs["potassium"].source_id == "Observation/bmp"
+
+
+def test_other_resources_and_junk_are_ignored(terminology: Terminology) -> None:
+    junk: list[Any] = [
+        None,
+        "x",
+        3,
+        [],
+        {"resourceType": "OperationOutcome"},
+        {"resourceType": "Medication", "id": "m"},
+        {"no": "type"},
+    ]
+    result = read_labs(junk, terminology=terminology, as_of=AS_OF, max_age_days=365)
+    assert result == LabReading({}, ())
+
+
+# -- the public conformance files ----------------------------------------------------------
+
+
+def test_synthea_isaiah_latest_egfr_and_potassium(terminology: Terminology) -> None:
+    observations = of_type(bundle_resources("Isaiah_Schaden"), "Observation")
+    result = read_labs(
+        observations, terminology=terminology, as_of=date(2021, 1, 1), max_age_days=365
+    )
+    egfr = result.labs["egfr"]
+    assert egfr.value == pytest.approx(41.6, abs=0.05)
+    assert (egfr.when, egfr.code, egfr.note) == (date(2020, 9, 17), "33914-3", None)
+    assert egfr.original.endswith("mL/min/{1.73_m2}")
+    assert result.labs["potassium"].value == pytest.approx(4.50, abs=0.005)
+    assert result.labs["potassium"].code == "6298-4"
+    assert result.labs["creatinine"].value == pytest.approx(2.34, abs=0.005)
+    assert result.labs["creatinine"].code == "38483-4"
+
+
+def test_synthea_martina_egfr_in_ml_per_min(terminology: Terminology) -> None:
+    observations = of_type(bundle_resources("Martina_Murazik"), "Observation")
+    result = read_labs(
+        observations, terminology=terminology, as_of=date(2021, 1, 1), max_age_days=365
+    )
+    egfr = result.labs["egfr"]
+    assert egfr.value == pytest.approx(26.7, abs=0.05)
+    assert egfr.when == date(2020, 12, 12)
+    assert egfr.note == EGFR_PER_BSA_NOTE
+    assert result.labs["creatinine"].value == pytest.approx(0.62, abs=0.005)
+
+
+def _pddi_labs() -> list[dict[str, Any]]:
+    request = load_json(
+        HOOK_FILES / "hl7-pddi-cds__digoxin-cyclosporine-order-sign-no-coordination.json"
+    )
+    out = []
+    for value in request["prefetch"].values():
+        if isinstance(value, dict):
+            out.extend(e["resource"] for e in value.get("entry", []))
+    return of_type(out, "Observation")
+
+
+def test_pddi_order_sign_labs(terminology: Terminology) -> None:
+    result = read_labs(
+        _pddi_labs(), terminology=terminology, as_of=date(2020, 4, 1), max_age_days=365
+    )
+    potassium = result.labs["potassium"]
+    assert (potassium.value, potassium.code, potassium.original) == (3.6, "75940-7", "3.6 mEq/L")
+    magnesium = result.labs["magnesium"]
+    assert (magnesium.value, magnesium.code) == (0.8, "19123-9")
+    assert result.labs["calcium"].value == pytest.approx(2.1457, abs=1e-3)
+    assert result.labs["creatinine"].value == 0.7
+    assert "egfr" not in result.labs  # computed later, in facts
+    assert result.notes == ()
+
+
+def test_observation_f205_egfr_only_in_components(terminology: Terminology) -> None:
+    result = read_labs(
+        [fhir_file("Observation-f205")],
+        terminology=terminology,
+        as_of=date(2013, 6, 1),
+        max_age_days=365,
+    )
+    egfr = result.labs["egfr"]
+    assert (egfr.value, egfr.comparator) == (60, ">")  # at least 60: not missing, not low
+    assert egfr.at_most() is None and egfr.lower_bound == 60
+    assert egfr.when == date(2013, 4, 4)  # issued only
+    assert egfr.code == "48643-1"
+    assert egfr.original == ">60 mL/min/1.73m2"
+    assert egfr.source_id == "Observation/f205"
+
+
+def test_observation_f204_local_code_only_is_not_creatinine(terminology: Terminology) -> None:
+    # 122 umol/L creatinine, but coded only with a local lab code: without a LOINC code the
+    # service cannot know what was measured, so the value is not used (documented limit).
+    result = read_labs(
+        [fhir_file("Observation-f204")],
+        terminology=terminology,
+        as_of=date(2013, 6, 1),
+        max_age_days=365,
+    )
+    assert result.labs == {}
+    recoded = fhir_file("Observation-f204")
+    recoded["code"]["coding"].append({"system": LOINC, "code": "14682-9"})
+    creatinine = read_labs(
+        [recoded], terminology=terminology, as_of=date(2013, 6, 1), max_age_days=365
+    ).labs["creatinine"]
+    assert creatinine.value == pytest.approx(1.38, abs=0.005)  # SNOMED unit system, text umol/L
+    assert creatinine.interpretation == "high"
+
+
+def test_bundle_ghp_units_without_ucum_and_undated_members(terminology: Terminology) -> None:
+    observations = of_type(bundle_resources("Bundle-ghp"), "Observation")
+    result = read_labs(
+        observations, terminology=terminology, as_of=date(2015, 9, 1), max_age_days=365
+    )
+    assert result.labs["potassium"].value == 4.2
+    assert result.labs["creatinine"].value == pytest.approx(1.02, abs=0.005)
+    assert result.labs["potassium"].when is None
+    assert result.labs["potassium"].interpretation == "normal"  # from its reference range
+    assert any("potassium result has no date" in note for note in result.notes)
+
+
+def test_us_core_potassium_near_the_upper_limit(terminology: Terminology) -> None:
+    result = read_labs(
+        [fhir_file("observation-serum-potassium")],
+        terminology=terminology,
+        as_of=date(2005, 8, 1),
+        max_age_days=365,
+    )
+    potassium = result.labs["potassium"]
+    assert (potassium.value, potassium.interpretation) == (5.4, "normal")
+
+
+def test_smart_stu3_status_unknown_labs_are_noted_not_used(terminology: Terminology) -> None:
+    observations = of_type(bundle_resources("patient-2042917"), "Observation")
+    result = read_labs(
+        observations, terminology=terminology, as_of=date(2010, 1, 1), max_age_days=365
+    )
+    assert result.labs == {}
+    assert "5 potassium result(s) with status 'unknown' were not used." in result.notes
+
+
+def test_thousand_observations_are_read_quickly(terminology: Terminology) -> None:
+    import time
+
+    many = [
+        obs("2823-3", 3.5 + (i % 10) / 10, "mmol/L", when=f"2026-{1 + i % 11:02d}-01", oid=f"o{i}")
+        for i in range(1000)
+    ]
+    started = time.perf_counter()
+    result = labs(terminology, *many)
+    elapsed = time.perf_counter() - started
+    assert result.labs["potassium"].when == date(2026, 11, 1)
+    assert elapsed < 0.5, f"1,000 Observations took {elapsed:.3f} s"
