@@ -52,6 +52,12 @@ def serve(
     )
 
 
+# Tool commands (each module holds one command; keep one registration line per command).
+from cds_service.commands.report import report  # noqa: E402
+
+cli.command(help="Per-rule served/accepted/overridden table from the feedback store.")(report)
+
+
 def main() -> None:
     cli(prog_name="cds-service")
 
