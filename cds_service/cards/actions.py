@@ -105,7 +105,10 @@ def _dosage(sequence: int, step: Step, ucum: str) -> dict[str, Any]:
         "doseAndRate": [
             {
                 "doseQuantity": {
-                    "value": _number(step.dose_mg), "unit": "mg", "system": ucum, "code": "mg"
+                    "value": _number(step.dose_mg),
+                    "unit": "mg",
+                    "system": ucum,
+                    "code": "mg",
                 }
             }
         ],
@@ -154,8 +157,11 @@ def lab_request(lab_id: str, patient: str, catalog: CardCatalog) -> dict[str, An
         "intent": "order",
         "code": {
             "coding": [
-                {"system": catalog.orderables.systems["loinc"], "code": lab.loinc,
-                 "display": lab.display}
+                {
+                    "system": catalog.orderables.systems["loinc"],
+                    "code": lab.loinc,
+                    "display": lab.display,
+                }
             ],
             "text": lab.text,
         },

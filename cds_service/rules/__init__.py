@@ -40,9 +40,16 @@ RULES: tuple[Rule, ...] = (
 )
 
 _ALL_SPECS: tuple[CardSpec, ...] = (
-    *quinine.CARDS, *quinidine.CARDS, *muscle_relaxant.CARDS, *magnesium.CARDS,
-    *potassium.CARDS, *baclofen_option.CARDS, *baclofen_order.CARDS, *benzodiazepine.CARDS,
-    *cirrhosis_diuretics.CARDS, *cramp_workup.CARDS,
+    *quinine.CARDS,
+    *quinidine.CARDS,
+    *muscle_relaxant.CARDS,
+    *magnesium.CARDS,
+    *potassium.CARDS,
+    *baclofen_option.CARDS,
+    *baclofen_order.CARDS,
+    *benzodiazepine.CARDS,
+    *cirrhosis_diuretics.CARDS,
+    *cramp_workup.CARDS,
 )
 CARD_SPECS: Mapping[str, CardSpec] = {spec.key: spec for spec in _ALL_SPECS}
 RULE_IDS: tuple[str, ...] = tuple(dict.fromkeys(spec.rule_id for spec in _ALL_SPECS))

@@ -19,11 +19,23 @@ from cds_service.rules.types import CardSpec, Finding, RuleInput, SuggestionSpec
 RULE_ID = "baclofen-cramp-option"
 
 VALUES: dict[str, ValueKind] = {
-    "condition": "text", "condition_date": "date?", "age": "number?",
-    "egfr": "number?", "egfr_date": "date?", "egfr_computed": "flag", "dialysis": "flag",
-    "ckd_g4_g5": "flag", "cirrhosis": "flag", "he": "flag", "older_kidney": "flag",
-    "older_no_egfr": "flag", "severe_kidney": "flag", "age_unknown": "flag",
-    "start_low_older": "flag", "start_low_kidney": "flag", "offer": "flag",
+    "condition": "text",
+    "condition_date": "date?",
+    "age": "number?",
+    "egfr": "number?",
+    "egfr_date": "date?",
+    "egfr_computed": "flag",
+    "dialysis": "flag",
+    "ckd_g4_g5": "flag",
+    "cirrhosis": "flag",
+    "he": "flag",
+    "older_kidney": "flag",
+    "older_no_egfr": "flag",
+    "severe_kidney": "flag",
+    "age_unknown": "flag",
+    "start_low_older": "flag",
+    "start_low_kidney": "flag",
+    "offer": "flag",
 }
 CIRRHOSIS = CardSpec(
     RULE_ID, "baclofen-option-cirrhosis", "info", VALUES, frozenset({"add-baclofen"})
@@ -39,11 +51,18 @@ def _values(fit: BaclofenFit, condition: str, inp: RuleInput) -> dict[str, objec
     cramp = inp.facts.conditions_in("muscle_cramp")[0]
     kidney = fit.kidney.values()
     return {
-        "condition": condition, "condition_date": cramp.onset, "age": inp.facts.age_years,
-        **kidney, "cirrhosis": fit.cirrhosis, "he": fit.hepatic_encephalopathy,
-        "older_kidney": fit.older_kidney, "older_no_egfr": fit.older_no_egfr,
-        "severe_kidney": fit.severe_kidney, "age_unknown": fit.age_unknown,
-        "start_low_older": fit.start_low_older, "start_low_kidney": fit.start_low_kidney,
+        "condition": condition,
+        "condition_date": cramp.onset,
+        "age": inp.facts.age_years,
+        **kidney,
+        "cirrhosis": fit.cirrhosis,
+        "he": fit.hepatic_encephalopathy,
+        "older_kidney": fit.older_kidney,
+        "older_no_egfr": fit.older_no_egfr,
+        "severe_kidney": fit.severe_kidney,
+        "age_unknown": fit.age_unknown,
+        "start_low_older": fit.start_low_older,
+        "start_low_kidney": fit.start_low_kidney,
         "offer": fit.offer,
     }
 
@@ -68,7 +87,5 @@ def baclofen_cramp_option(inp: RuleInput) -> list[Finding]:
     if fit.older_kidney or fit.severe_kidney or fit.hepatic_encephalopathy:
         return [CAUTION.finding(order=None, evidence=evidence, values=values)]
     spec = CIRRHOSIS if fit.cirrhosis else IDIOPATHIC
-    suggestions = (
-        (SuggestionSpec("add-baclofen", schedule=fit.schedule),) if fit.schedule else ()
-    )
+    suggestions = (SuggestionSpec("add-baclofen", schedule=fit.schedule),) if fit.schedule else ()
     return [spec.finding(order=None, evidence=evidence, values=values, suggestions=suggestions)]

@@ -23,13 +23,23 @@ DOSE = CardSpec(
     key="baclofen-dose-high",
     indicator="warning",
     values={
-        "drug": "text", "doses": "texts", "first_dose": "number", "max_dose": "number",
-        "first_too_high": "flag", "max_too_high": "flag", "basis": "text",
+        "drug": "text",
+        "doses": "texts",
+        "first_dose": "number",
+        "max_dose": "number",
+        "first_too_high": "flag",
+        "max_too_high": "flag",
+        "basis": "text",
     },
 )
 KIDNEY_VALUES: dict[str, ValueKind] = {
-    "drug": "text", "age": "number", "egfr": "number?", "egfr_date": "date?",
-    "egfr_computed": "flag", "dialysis": "flag", "ckd_g4_g5": "flag",
+    "drug": "text",
+    "age": "number",
+    "egfr": "number?",
+    "egfr_date": "date?",
+    "egfr_computed": "flag",
+    "dialysis": "flag",
+    "ckd_g4_g5": "flag",
 }
 OLDER_KIDNEY = CardSpec(
     rule_id="baclofen-older-adult-kidney",
@@ -63,8 +73,11 @@ def baclofen_dose(inp: RuleInput) -> list[Finding]:
                 values={
                     "drug": order.display,
                     "doses": tuple(f"{fmt(d)} mg/day" for d in order.daily_doses_mg),
-                    "first_dose": first, "max_dose": peak, "first_too_high": first_high,
-                    "max_too_high": peak_high, "basis": indication.basis,
+                    "first_dose": first,
+                    "max_dose": peak,
+                    "first_too_high": first_high,
+                    "max_too_high": peak_high,
+                    "basis": indication.basis,
                 },
             )
         )

@@ -22,8 +22,12 @@ CARD = CardSpec(
     key="benzodiazepine-older-adult",
     indicator="warning",
     values={
-        "drug": "text", "age": "number", "for_cramps": "flag", "baclofen_offer": "flag",
-        "baclofen_start_low": "flag", "cirrhosis": "flag",
+        "drug": "text",
+        "age": "number",
+        "for_cramps": "flag",
+        "baclofen_offer": "flag",
+        "baclofen_start_low": "flag",
+        "cirrhosis": "flag",
     },
     suggestions=SWAP_SUGGESTIONS,
 )
@@ -53,12 +57,12 @@ def benzodiazepine_older_adult(inp: RuleInput) -> list[Finding]:
                 order=order,
                 evidence=(order_evidence(order), age_evidence(age), *indication.evidence),
                 values={
-                    "drug": order.display, "age": age, "for_cramps": indication.for_cramps,
+                    "drug": order.display,
+                    "age": age,
+                    "for_cramps": indication.for_cramps,
                     **fit.values(),
                 },
-                suggestions=swap_suggestions(
-                    inp, order, fit, offer_baclofen=indication.for_cramps
-                ),
+                suggestions=swap_suggestions(inp, order, fit, offer_baclofen=indication.for_cramps),
             )
         )
     return findings

@@ -20,8 +20,14 @@ CARD = CardSpec(
     key="cirrhosis-cramps-diuretics",
     indicator="info",
     values={
-        "diuretics": "texts", "drafted": "flag", "he": "flag", "kidney_impaired": "flag",
-        "egfr": "number?", "egfr_date": "date?", "egfr_computed": "flag", "dialysis": "flag",
+        "diuretics": "texts",
+        "drafted": "flag",
+        "he": "flag",
+        "kidney_impaired": "flag",
+        "egfr": "number?",
+        "egfr_date": "date?",
+        "egfr_computed": "flag",
+        "dialysis": "flag",
         "ckd_g4_g5": "flag",
     },
 )
@@ -38,16 +44,23 @@ def cirrhosis_cramps_diuretics(inp: RuleInput) -> list[Finding]:
         return []
     kidney = assess_kidney(facts, inp.thresholds)
     he = facts.conditions_in("hepatic_encephalopathy")
-    context = [condition_evidence(cirrhosis[0]), condition_evidence(cramps[0]),
-               *(condition_evidence(c) for c in he), *kidney.evidence]
+    context = [
+        condition_evidence(cirrhosis[0]),
+        condition_evidence(cramps[0]),
+        *(condition_evidence(c) for c in he),
+        *kidney.evidence,
+    ]
     shared = {"he": bool(he), "kidney_impaired": kidney.impaired, **kidney.values()}
     if not inp.is_order_hook:
         return [
             CARD.finding(
                 order=None,
                 evidence=[*(order_evidence(d, "Active diuretic") for d in diuretics), *context],
-                values={"diuretics": tuple(d.display for d in diuretics), "drafted": False,
-                        **shared},
+                values={
+                    "diuretics": tuple(d.display for d in diuretics),
+                    "drafted": False,
+                    **shared,
+                },
             )
         ]
     return [

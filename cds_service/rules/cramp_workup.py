@@ -23,7 +23,11 @@ from cds_service.rules.types import (
 
 RULE_ID = "cramp-workup"
 WORKUP_LABS: tuple[OrderableLab, ...] = (
-    "magnesium", "potassium", "calcium", "creatine_kinase", "tsh"
+    "magnesium",
+    "potassium",
+    "calcium",
+    "creatine_kinase",
+    "tsh",
 )
 CHILD_AGE = 18
 
@@ -32,9 +36,16 @@ CARD = CardSpec(
     key="cramp-workup",
     indicator="info",
     values={
-        "missing": "labs", "trigger": "text", "ordered": "flag", "child": "flag", "del22q11": "flag",
-        "jia": "flag", "hypocalcemia": "flag", "hypothyroidism": "flag",
-        "radiculopathy": "flag", "diuretics": "texts",
+        "missing": "labs",
+        "trigger": "text",
+        "ordered": "flag",
+        "child": "flag",
+        "del22q11": "flag",
+        "jia": "flag",
+        "hypocalcemia": "flag",
+        "hypothyroidism": "flag",
+        "radiculopathy": "flag",
+        "diuretics": "texts",
     },
     suggestions=frozenset({"order-labs"}),
 )
@@ -67,7 +78,9 @@ def cramp_workup(inp: RuleInput) -> list[Finding]:
             order=None,
             evidence=evidence,
             values={
-                "missing": missing, "trigger": trigger, "ordered": inp.is_order_hook,
+                "missing": missing,
+                "trigger": trigger,
+                "ordered": inp.is_order_hook,
                 "child": age is not None and age < CHILD_AGE,
                 "del22q11": facts.has_condition("22q11_2_deletion"),
                 "jia": facts.has_condition("juvenile_idiopathic_arthritis"),

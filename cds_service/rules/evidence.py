@@ -24,7 +24,7 @@ def fmt(value: float) -> str:
 
 
 def lab_text(lab: LabValue) -> str:
-    """"27 mL/min/1.73m2", ">60 mL/min/1.73m2 (reported as >60 mL/min/{1.73_m2})", or how
+    """ "27 mL/min/1.73m2", ">60 mL/min/1.73m2 (reported as >60 mL/min/{1.73_m2})", or how
     a computed eGFR was computed."""
     shown = f"{lab.comparator or ''}{fmt(lab.value)} {lab.unit}"
     if lab.derived_from:

@@ -40,8 +40,14 @@ GROUP_NAMES: dict[str, str] = {
 # orders count as "for cramps" only with an explicit cramp reason or text (2.).
 CRAMP_DRUG_GROUPS: frozenset[str] = frozenset(
     {
-        "quinine", "quinidine", "cyclobenzaprine", "other_muscle_relaxant", "baclofen_oral",
-        "magnesium_supplement", "potassium_supplement", "benzodiazepine",
+        "quinine",
+        "quinidine",
+        "cyclobenzaprine",
+        "other_muscle_relaxant",
+        "baclofen_oral",
+        "magnesium_supplement",
+        "potassium_supplement",
+        "benzodiazepine",
     }
 )
 

@@ -39,22 +39,42 @@ from cds_service.rules.types import (
 )
 
 RENAL_VALUES: dict[str, ValueKind] = {
-    "drug": "text", "egfr": "number?", "egfr_date": "date?", "egfr_computed": "flag",
-    "dialysis": "flag", "ckd_g4_g5": "flag", "ckd_without_egfr": "flag",
-    "level": "number?", "level_date": "date?", "level_low": "flag",
+    "drug": "text",
+    "egfr": "number?",
+    "egfr_date": "date?",
+    "egfr_computed": "flag",
+    "dialysis": "flag",
+    "ckd_g4_g5": "flag",
+    "ckd_without_egfr": "flag",
+    "level": "number?",
+    "level_date": "date?",
+    "level_low": "flag",
 }
 CHECK_VALUES: dict[str, ValueKind] = {
-    "drug": "text", "companion_missing": "flag", "companion": "number?",
-    "companion_date": "date?", "renal_card": "flag",
+    "drug": "text",
+    "companion_missing": "flag",
+    "companion": "number?",
+    "companion_date": "date?",
+    "renal_card": "flag",
 }
 NORMAL_VALUES: dict[str, ValueKind] = {
-    "drug": "text", "level": "number", "level_date": "date?", "threshold": "number",
+    "drug": "text",
+    "level": "number",
+    "level_date": "date?",
+    "threshold": "number",
     "renal_card": "flag",
 }
 LOW_VALUES: dict[str, ValueKind] = {
-    "drug": "text", "level": "number?", "level_date": "date?", "threshold": "number",
-    "by_lab": "flag", "by_condition": "flag", "by_reason": "flag", "condition": "text?",
-    "egfr": "number?", "egfr_date": "date?",
+    "drug": "text",
+    "level": "number?",
+    "level_date": "date?",
+    "threshold": "number",
+    "by_lab": "flag",
+    "by_condition": "flag",
+    "by_reason": "flag",
+    "condition": "text?",
+    "egfr": "number?",
+    "egfr_date": "date?",
 }
 
 
@@ -73,8 +93,13 @@ class Electrolyte:
 
     @property
     def cards(self) -> tuple[CardSpec, ...]:
-        return (self.renal_severe, self.renal_moderate, self.check_levels,
-                self.not_deficient, self.documented_low)
+        return (
+            self.renal_severe,
+            self.renal_moderate,
+            self.check_levels,
+            self.not_deficient,
+            self.documented_low,
+        )
 
 
 def card_specs(name: str) -> dict[str, CardSpec]:
@@ -136,8 +161,11 @@ def _renal(inp: RuleInput, e: Electrolyte, order: Medication, kidney: Kidney) ->
         order=order,
         evidence=evidence,
         values={
-            "drug": order.display, **kidney.values(), "ckd_without_egfr": kidney.ckd_without_egfr,
-            "level": lab.value if lab else None, "level_date": lab.when if lab else None,
+            "drug": order.display,
+            **kidney.values(),
+            "ckd_without_egfr": kidney.ckd_without_egfr,
+            "level": lab.value if lab else None,
+            "level_date": lab.when if lab else None,
             "level_low": low or inp.facts.has_condition(e.low_group),
         },
     )
@@ -161,11 +189,17 @@ def _level(
         evidence.extend(kidney.evidence)
         suggestions = () if lab else (SuggestionSpec("order-labs", labs=(e.analyte,)),)
         return e.documented_low.finding(
-            order=order, evidence=evidence, suggestions=suggestions,
+            order=order,
+            evidence=evidence,
+            suggestions=suggestions,
             values={
-                "drug": order.display, "level": lab.value if lab else None,
-                "level_date": lab.when if lab else None, "threshold": threshold,
-                "by_lab": by_lab, "by_condition": bool(conditions), "by_reason": by_reason,
+                "drug": order.display,
+                "level": lab.value if lab else None,
+                "level_date": lab.when if lab else None,
+                "threshold": threshold,
+                "by_lab": by_lab,
+                "by_condition": bool(conditions),
+                "by_reason": by_reason,
                 "condition": conditions[0].display if conditions else None,
                 "egfr": kidney.egfr.value if kidney.egfr else None,
                 "egfr_date": kidney.egfr.when if kidney.egfr else None,
@@ -177,19 +211,25 @@ def _level(
             evidence.append(lab_evidence(companion))
         labs = (e.analyte,) if companion is not None else (e.analyte, e.companion)
         return e.check_levels.finding(
-            order=order, evidence=evidence,
+            order=order,
+            evidence=evidence,
             suggestions=(SuggestionSpec("order-labs", labs=labs, recommended=True),),
             values={
-                "drug": order.display, "companion_missing": companion is None,
+                "drug": order.display,
+                "companion_missing": companion is None,
                 "companion": companion.value if companion else None,
                 "companion_date": companion.when if companion else None,
                 "renal_card": renal_card,
             },
         )
     return e.not_deficient.finding(
-        order=order, evidence=evidence,
+        order=order,
+        evidence=evidence,
         values={
-            "drug": order.display, "level": lab.value, "level_date": lab.when,
-            "threshold": threshold, "renal_card": renal_card,
+            "drug": order.display,
+            "level": lab.value,
+            "level_date": lab.when,
+            "threshold": threshold,
+            "renal_card": renal_card,
         },
     )

@@ -26,7 +26,10 @@ INDICATOR_RANK: dict[str, int] = {"critical": 0, "warning": 1, "info": 2}
 # order-labs: create one ServiceRequest per missing analyte.
 SuggestionKind = Literal["remove-order", "replace-with-baclofen", "add-baclofen", "order-labs"]
 SUGGESTION_KINDS: tuple[SuggestionKind, ...] = (
-    "remove-order", "replace-with-baclofen", "add-baclofen", "order-labs"
+    "remove-order",
+    "replace-with-baclofen",
+    "add-baclofen",
+    "order-labs",
 )
 DELETING_KINDS: frozenset[str] = frozenset({"remove-order", "replace-with-baclofen"})
 

@@ -105,8 +105,12 @@ def facts(
 def all_labs(**overrides: float) -> tuple[LabValue, ...]:
     """A complete, normal work-up (no cramp-workup card), overridable per analyte."""
     values: dict[str, float] = {
-        "magnesium": 0.85, "potassium": 4.2, "calcium": 2.35, "creatine_kinase": 90,
-        "tsh": 1.8, "egfr": 85,
+        "magnesium": 0.85,
+        "potassium": 4.2,
+        "calcium": 2.35,
+        "creatine_kinase": 90,
+        "tsh": 1.8,
+        "egfr": 85,
     }
     values.update(overrides)
     return tuple(lab(a, v) for a, v in values.items())  # type: ignore[arg-type]

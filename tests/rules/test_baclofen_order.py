@@ -59,8 +59,10 @@ def test_no_dose_card_in_patient_view():
 )
 def test_beers_kidney_card(age, egfr_value, fires):
     order = baclofen((10, 20, 30), reasons=("muscle_cramp",))
-    findings = run(inp("order-sign", facts(age=age, labs=(egfr(egfr_value),)), order),
-                   "baclofen-older-adult-kidney")
+    findings = run(
+        inp("order-sign", facts(age=age, labs=(egfr(egfr_value),)), order),
+        "baclofen-older-adult-kidney",
+    )
     assert bool(findings) is fires
 
 

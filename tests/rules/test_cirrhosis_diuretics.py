@@ -9,8 +9,10 @@ BOTH = (cond("cirrhosis"), cond("muscle_cramp"))
 
 
 def test_patient_view_one_card_listing_active_diuretics():
-    active = (med("diuretic", ref="MedicationRequest/f", display="furosemide 40 MG"),
-              med("diuretic", ref="MedicationRequest/s", display="spironolactone 100 MG"))
+    active = (
+        med("diuretic", ref="MedicationRequest/f", display="furosemide 40 MG"),
+        med("diuretic", ref="MedicationRequest/s", display="spironolactone 100 MG"),
+    )
     [finding] = run(inp("patient-view", facts(conditions=BOTH, active=active)), RULE_ID)
     assert finding.indicator == "info" and finding.order is None
     assert finding.values["diuretics"] == ("furosemide 40 MG", "spironolactone 100 MG")

@@ -48,5 +48,10 @@ def test_lab_already_offered_by_a_warning_is_not_offered_twice():
     workup = next(f for f in findings if f.rule_id == RULE_ID)
     assert check.suggestions[0].labs == ("magnesium", "potassium")
     assert workup.suggestions[0].labs == ("calcium", "creatine_kinase", "tsh")
-    assert workup.values["missing"] == ("magnesium", "potassium", "calcium", "creatine_kinase",
-                                        "tsh")
+    assert workup.values["missing"] == (
+        "magnesium",
+        "potassium",
+        "calcium",
+        "creatine_kinase",
+        "tsh",
+    )

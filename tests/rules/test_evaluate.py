@@ -8,19 +8,39 @@ from cds_service.rules import CARD_SPECS, RULE_IDS, RULES, evaluate
 from cds_service.rules.types import Thresholds
 from tests.rules.conftest import all_labs, cond, egfr, facts, inp, lab, med
 
-GROUPS = ["quinine", "quinidine", "cyclobenzaprine", "other_muscle_relaxant", "baclofen_oral",
-          "magnesium_supplement", "potassium_supplement", "benzodiazepine", "diuretic"]
+GROUPS = [
+    "quinine",
+    "quinidine",
+    "cyclobenzaprine",
+    "other_muscle_relaxant",
+    "baclofen_oral",
+    "magnesium_supplement",
+    "potassium_supplement",
+    "benzodiazepine",
+    "diuretic",
+]
 
 
 def _scenarios():
     """A broad grid of patients x orders x hooks."""
-    conditions = [(), (cond("muscle_cramp"),), (cond("muscle_cramp"), cond("cirrhosis")),
-                  (cond("muscle_cramp"), cond("esrd_dialysis"), cond("hepatic_encephalopathy"))]
-    lab_sets = [(), all_labs(), (egfr(25), lab("magnesium", 0.5), lab("potassium", 3.0)),
-                (egfr(45, derived_from="Observation/cr"),),
-                (egfr(90), lab("magnesium", 0.5), lab("potassium", 3.0))]
+    conditions = [
+        (),
+        (cond("muscle_cramp"),),
+        (cond("muscle_cramp"), cond("cirrhosis")),
+        (cond("muscle_cramp"), cond("esrd_dialysis"), cond("hepatic_encephalopathy")),
+    ]
+    lab_sets = [
+        (),
+        all_labs(),
+        (egfr(25), lab("magnesium", 0.5), lab("potassium", 3.0)),
+        (egfr(45, derived_from="Observation/cr"),),
+        (egfr(90), lab("magnesium", 0.5), lab("potassium", 3.0)),
+    ]
     for age, conds, labs, group, hook in itertools.product(
-        (None, 8, 50, 64, 65, 90), conditions, lab_sets, GROUPS,
+        (None, 8, 50, 64, 65, 90),
+        conditions,
+        lab_sets,
+        GROUPS,
         ("patient-view", "order-select", "order-sign"),
     ):
         order = med(group, doses=(20, 40), mentions_cramp=group == "baclofen_oral")
@@ -38,8 +58,9 @@ def test_every_finding_matches_its_card_spec():
             assert set(finding.values) == set(spec.values)
             assert {s.kind for s in finding.suggestions} <= spec.suggestions
             if rule_input.hook == "patient-view":
-                assert not any(s.kind in ("remove-order", "replace-with-baclofen")
-                               for s in finding.suggestions)
+                assert not any(
+                    s.kind in ("remove-order", "replace-with-baclofen") for s in finding.suggestions
+                )
             seen.add(finding.card_key)
     assert seen == set(CARD_SPECS), f"never produced: {set(CARD_SPECS) - seen}"
 
@@ -57,8 +78,13 @@ def test_registry_lists_every_rule_and_card():
 
 def test_default_thresholds():
     t = Thresholds()
-    assert (t.hypomagnesemia_mmol_per_l, t.hypokalemia_mmol_per_l, t.egfr_severe,
-            t.egfr_moderate, t.older_adult_age) == (0.70, 3.5, 30, 60, 65)
+    assert (
+        t.hypomagnesemia_mmol_per_l,
+        t.hypokalemia_mmol_per_l,
+        t.egfr_severe,
+        t.egfr_moderate,
+        t.older_adult_age,
+    ) == (0.70, 3.5, 30, 60, 65)
 
 
 def test_no_orders_no_conditions_no_findings():

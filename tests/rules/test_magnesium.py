@@ -69,7 +69,8 @@ def test_low_mg_with_renal_risk_shows_only_the_renal_card_flagged_low():
 
 def test_no_mg_result_warns_and_orders_mg_and_k():
     [finding] = [
-        f for f in run(inp("order-select", facts(labs=(egfr(90),)), med(MG)))
+        f
+        for f in run(inp("order-select", facts(labs=(egfr(90),)), med(MG)))
         if f.card_key == "magnesium-check-levels"
     ]
     assert finding.indicator == "warning"
@@ -80,7 +81,8 @@ def test_no_mg_result_warns_and_orders_mg_and_k():
 def test_no_mg_result_with_k_on_file_orders_only_mg():
     patient = facts(labs=(egfr(90), lab("potassium", 4.0)))
     [finding] = [
-        f for f in run(inp("order-select", patient, med(MG)))
+        f
+        for f in run(inp("order-select", patient, med(MG)))
         if f.card_key == "magnesium-check-levels"
     ]
     assert finding.suggestions[0].labs == ("magnesium",)
@@ -115,7 +117,8 @@ def test_hypomagnesemia_condition_documents_deficiency():
 def test_hypomagnesemia_reason_documents_deficiency_and_orders_missing_level():
     order = med(MG, reasons=("hypomagnesemia",))
     [finding] = [
-        f for f in run(inp("order-sign", facts(labs=(egfr(90),)), order))
+        f
+        for f in run(inp("order-sign", facts(labs=(egfr(90),)), order))
         if f.card_key.startswith("magnesium")
     ]
     assert finding.card_key == "magnesium-repletion-info"

@@ -24,8 +24,12 @@ def test_hypokalaemia_borderline(value, card):
 
 @pytest.mark.parametrize(
     ("egfr_value", "renal"),
-    [(29.9, "potassium-renal-severe"), (30, "potassium-renal-moderate"),
-     (59.9, "potassium-renal-moderate"), (60, None)],
+    [
+        (29.9, "potassium-renal-severe"),
+        (30, "potassium-renal-moderate"),
+        (59.9, "potassium-renal-moderate"),
+        (60, None),
+    ],
 )
 def test_hyperkalaemia_risk_bands(egfr_value, renal):
     cards = k_cards(facts(labs=(egfr(egfr_value), lab("potassium", 4.5))))
@@ -39,7 +43,8 @@ def test_dialysis_is_critical():
 
 def test_no_k_result_orders_k_and_mg():
     [finding] = [
-        f for f in run(inp("order-sign", facts(labs=(egfr(90),)), med(K)))
+        f
+        for f in run(inp("order-sign", facts(labs=(egfr(90),)), med(K)))
         if f.card_key == "potassium-check-levels"
     ]
     assert finding.suggestions[0].labs == ("potassium", "magnesium")
