@@ -4,20 +4,31 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from cds_service.app import create_app
 from cds_service.store.tables import Feedback
 from tests.builders import ICD10, hook_request, medication_request, service_url
-from tests.conftest import CONFORMANCE
+from tests.conftest import CONFORMANCE, check_response, make_settings
 
 SPEC = CONFORMANCE / "cds-hooks"
 FEEDBACK = service_url("order-sign") + "/feedback"
 SECRET = "PATIENT-SECRET-VALUE"
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    """One app for the tests that only send refused bodies (nothing is stored): an app takes
+    about a second to start."""
+    settings = make_settings(tmp_path_factory.mktemp("feedback"))
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        client.event_hooks["response"] = [check_response]
+        yield client
 
 
 def spec_example(name: str) -> dict[str, Any]:
@@ -95,18 +106,18 @@ def test_the_same_card_accepted_then_overridden_keeps_both(client: TestClient) -
     assert stored_rows(client) == 2
 
 
-def test_accepted_needs_accepted_suggestions(client: TestClient) -> None:
+def test_accepted_needs_accepted_suggestions(shared: TestClient) -> None:
     for suggestions in (None, []):
         body = item(outcome="accepted")
         if suggestions is not None:
             body["acceptedSuggestions"] = suggestions
-        response = post(client, body)
+        response = post(shared, body)
         assert response.status_code == 400
         assert problem(response)[1] == ["feedback.0.acceptedSuggestions"]
 
 
-def test_an_unknown_outcome_is_refused_without_echoing_it(client: TestClient) -> None:
-    response = post(client, item(), item(outcome=SECRET))
+def test_an_unknown_outcome_is_refused_without_echoing_it(shared: TestClient) -> None:
+    response = post(shared, item(), item(outcome=SECRET))
     assert response.status_code == 400
     text, expression = problem(response)
     assert expression == ["feedback.1.outcome"]
@@ -116,8 +127,8 @@ def test_an_unknown_outcome_is_refused_without_echoing_it(client: TestClient) ->
 @pytest.mark.parametrize("timestamp", [
     "yesterday", "2020-12-11", "2020-12-11T00:00:00", "2020-13-11T00:00:00Z", 1607644800, None,
 ])
-def test_a_bad_outcome_timestamp_is_refused(client: TestClient, timestamp: Any) -> None:
-    response = post(client, item(outcomeTimestamp=timestamp))
+def test_a_bad_outcome_timestamp_is_refused(shared: TestClient, timestamp: Any) -> None:
+    response = post(shared, item(outcomeTimestamp=timestamp))
     assert response.status_code == 400
     assert problem(response)[1] == ["feedback.0.outcomeTimestamp"]
 
@@ -135,22 +146,22 @@ def test_a_bad_outcome_timestamp_is_refused(client: TestClient, timestamp: Any) 
      "feedback.0.overrideReason.reason.code"),
 ])
 def test_malformed_feedback_is_400_naming_the_field(
-    client: TestClient, body: dict[str, Any], field: str
+    shared: TestClient, body: dict[str, Any], field: str
 ) -> None:
-    response = client.post(FEEDBACK, json=body)
+    response = shared.post(FEEDBACK, json=body)
     assert response.status_code == 400
     assert field in problem(response)[1]
-    assert stored_rows(client) == 0
+    assert stored_rows(shared) == 0
 
 
-def test_a_body_that_is_not_json_is_415(client: TestClient) -> None:
-    response = client.post(FEEDBACK, content=b"feedback=1",
+def test_a_body_that_is_not_json_is_415(shared: TestClient) -> None:
+    response = shared.post(FEEDBACK, content=b"feedback=1",
                            headers={"content-type": "application/x-www-form-urlencoded"})
     assert response.status_code == 415
 
 
-def test_broken_json_is_400(client: TestClient) -> None:
-    response = client.post(FEEDBACK, content=b'{"feedback": [',
+def test_broken_json_is_400(shared: TestClient) -> None:
+    response = shared.post(FEEDBACK, content=b'{"feedback": [',
                            headers={"content-type": "application/json"})
     assert response.status_code == 400
 
