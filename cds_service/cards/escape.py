@@ -15,7 +15,7 @@ import re
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
 # CommonMark lets any ASCII punctuation be backslash-escaped; these are the ones that start
 # emphasis, code, links/images, tables, strikethrough, headings or HTML.
-_MARKDOWN = re.compile(r"([\\`*_\[\]()#|~!{}])")
+_MARKDOWN = re.compile(r"([\\`*_\[\]()#|~!])")
 _BULLET_START = re.compile(r"^([-+=])(?=\s|$)")  # "- x" would start a list item
 _NUMBER_START = re.compile(r"^(\d+)\.(?=\s|$)")  # "1. x" would start a numbered list
 

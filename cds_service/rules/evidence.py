@@ -29,8 +29,8 @@ def lab_text(lab: LabValue) -> str:
     shown = f"{lab.comparator or ''}{fmt(lab.value)} {lab.unit}"
     if lab.derived_from:
         shown += f", computed with CKD-EPI 2021 from creatinine ({lab.derived_from})"
-    elif lab.original and lab.original.replace(" ", "") != shown.replace(" ", ""):
-        shown += f" (reported as {lab.original})"
+    elif lab.original and lab.original.split()[0] != shown.split()[0]:
+        shown += f" (reported as {lab.original})"  # converted: show what the lab said
     if lab.interpretation:
         shown += f", flagged {lab.interpretation} by the lab"
     if lab.note:
