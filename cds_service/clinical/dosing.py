@@ -75,12 +75,13 @@ def times_per_day(timing: object) -> float | None:
     if not isinstance(timing, dict):
         return None
     repeat = timing.get("repeat")
-    if isinstance(repeat, dict) and repeat.get("periodUnit") in _PER_DAY:
+    unit = repeat.get("periodUnit") if isinstance(repeat, dict) else None
+    if isinstance(repeat, dict) and isinstance(unit, str) and unit in _PER_DAY:
         frequency = number(repeat.get("frequency"))
         period = number(repeat.get("period"))
         frequency = 1.0 if repeat.get("frequency") is None else frequency
         if frequency and frequency > 0 and period and period > 0:
-            return frequency / period * _PER_DAY[str(repeat["periodUnit"])]
+            return frequency / period * _PER_DAY[unit]
     code = timing.get("code")
     labels = [c for _s, c, _d in codings(code) if c]
     if isinstance(code, dict) and clean(code.get("text")):

@@ -76,7 +76,7 @@ def _read_one(
     obs: dict[str, Any], terminology: Terminology, tally: _Tally, oldest: date, newest: date
 ) -> None:
     status = obs.get("status")
-    if status not in VALID_STATUSES:
+    if not isinstance(status, str) or status not in VALID_STATUSES:
         found = analyte_of(terminology, obs.get("code"))
         if found is not None and status not in ("entered-in-error", "cancelled"):
             tally.status[(found[0], str(status)[:20])] += 1

@@ -51,7 +51,7 @@ def read_medication(
 ) -> Medication | None:
     """A Medication for a MedicationRequest/MedicationOrder dict; None for other resources."""
     rtype = order.get("resourceType")
-    if rtype not in ORDER_TYPES:
+    if not isinstance(rtype, str) or rtype not in ORDER_TYPES:
         return None
     parts, display = _drug(order, medication_index)
     dosages = sorted(dicts(order.get("dosageInstruction")), key=_sequence)
@@ -72,7 +72,7 @@ def read_medication(
     reasons = [*dicts(order.get("reasonCode")), *dicts(order.get("reasonCodeableConcept"))]
     return Medication(
         reference=reference_key(order),
-        resource_type=str(rtype),
+        resource_type=rtype,
         status=clean(order.get("status")),
         display=display,
         groups=frozenset(g for m in matches for g in m.groups),

@@ -137,7 +137,7 @@ def _parse(analyte: Analyte, code: str, holder: dict[str, Any]) -> LabResult:
     if raw is None or raw <= 0:
         raise LabSkip(f"{analyte}: value missing, not a number or not positive")
     raw_comparator = quantity.get("comparator")
-    comparator = _COMPARATORS.get(raw_comparator) if raw_comparator is not None else None
+    comparator = _COMPARATORS.get(raw_comparator) if isinstance(raw_comparator, str) else None
     if raw_comparator is not None and comparator is None:
         raise LabSkip(f"{analyte}: comparator not usable")
     unit_code, unit_text = _unit(quantity)
