@@ -56,6 +56,9 @@ def serve(
 from cds_service.commands.report import report  # noqa: E402
 
 cli.command(help="Per-rule served/accepted/overridden table from the feedback store.")(report)
+from cds_service.commands.evaluate import evaluate  # noqa: E402
+
+cli.command(help="Run hook request files through the pipeline; print the cards.")(evaluate)
 
 
 def main() -> None:
