@@ -26,6 +26,7 @@ from cds_service.cards.escape import one_line, plain
 from cds_service.cards.templates import LABEL_VALUE_LIMIT, make_env
 from cds_service.clinical.types import PatientFacts
 from cds_service.hooks.response import Coding, OverrideReason, Source
+from cds_service.rules import CARD_SPECS
 from cds_service.rules.types import CardSpec, Finding
 
 CardContentError = c.CardContentError
@@ -79,10 +80,7 @@ class CardCatalog:
         cls, path: Path | Traversable | None = None, specs: Mapping[str, CardSpec] | None = None
     ) -> CardCatalog:
         """Read and check every card; raise CardContentError naming the file and the problem."""
-        if specs is None:
-            from cds_service.rules import CARD_SPECS
-
-            specs = CARD_SPECS
+        specs = CARD_SPECS if specs is None else specs
         root = path if path is not None else default_location()
         common = c.validate(c.CommonFile, _read(root, "_common.yaml"), "_common.yaml")
         orderables = c.validate(

@@ -41,14 +41,6 @@ class BaclofenFit:
     def offer(self) -> bool:
         return self.schedule is not None and not self.already_on
 
-    def values(self) -> dict[str, object]:
-        """Template values shared by every card that mentions the baclofen option."""
-        return {
-            "baclofen_offer": self.offer,
-            "baclofen_start_low": self.schedule == "start-low",
-            "cirrhosis": self.cirrhosis,
-        }
-
 
 def assess_baclofen(inp: RuleInput) -> BaclofenFit:
     facts, limits = inp.facts, inp.thresholds

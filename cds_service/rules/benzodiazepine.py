@@ -11,7 +11,7 @@ from __future__ import annotations
 from cds_service.rules.baclofen_fit import assess_baclofen
 from cds_service.rules.evidence import age_evidence, order_evidence
 from cds_service.rules.indication import cramp_indication
-from cds_service.rules.offers import SWAP_SUGGESTIONS, swap_suggestions
+from cds_service.rules.offers import SWAP_SUGGESTIONS, swap_suggestions, swap_values
 from cds_service.rules.types import CardSpec, Finding, RuleInput
 
 RULE_ID = "benzodiazepine-older-adult"
@@ -52,6 +52,7 @@ def benzodiazepine_older_adult(inp: RuleInput) -> list[Finding]:
         # coded reason for anxiety or sleep, so the problem list says little here.
         indication = cramp_indication(order, inp.facts, use_problem_list=False)
         fit = assess_baclofen(inp)
+        suggestions = swap_suggestions(inp, order, fit, offer_baclofen=indication.for_cramps)
         findings.append(
             CARD.finding(
                 order=order,
@@ -60,9 +61,9 @@ def benzodiazepine_older_adult(inp: RuleInput) -> list[Finding]:
                     "drug": order.display,
                     "age": age,
                     "for_cramps": indication.for_cramps,
-                    **fit.values(),
+                    **swap_values(suggestions, fit),
                 },
-                suggestions=swap_suggestions(inp, order, fit, offer_baclofen=indication.for_cramps),
+                suggestions=suggestions,
             )
         )
     return findings

@@ -14,7 +14,7 @@ from __future__ import annotations
 from cds_service.rules.baclofen_fit import assess_baclofen
 from cds_service.rules.evidence import age_evidence, order_evidence
 from cds_service.rules.indication import PROPER_USE, cramp_indication
-from cds_service.rules.offers import SWAP_SUGGESTIONS, swap_suggestions
+from cds_service.rules.offers import SWAP_SUGGESTIONS, swap_suggestions, swap_values
 from cds_service.rules.types import CardSpec, Finding, RuleInput
 
 RULE_ID = "skeletal-muscle-relaxant"
@@ -74,7 +74,7 @@ def skeletal_muscle_relaxant(inp: RuleInput) -> list[Finding]:
                         "age": age,
                         "for_cramps": indication.for_cramps,
                         "basis": indication.basis,
-                        **fit.values(),
+                        **swap_values(suggestions, fit),
                     },
                     suggestions=suggestions,
                 )
@@ -84,7 +84,11 @@ def skeletal_muscle_relaxant(inp: RuleInput) -> list[Finding]:
                 FOR_CRAMPS.finding(
                     order=order,
                     evidence=evidence,
-                    values={"drug": order.display, "basis": indication.basis, **fit.values()},
+                    values={
+                        "drug": order.display,
+                        "basis": indication.basis,
+                        **swap_values(suggestions, fit),
+                    },
                     suggestions=suggestions,
                 )
             )

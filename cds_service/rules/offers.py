@@ -23,3 +23,14 @@ def swap_suggestions(
             )
         )
     return tuple(out)
+
+
+def swap_values(suggestions: tuple[SuggestionSpec, ...], fit: BaclofenFit) -> dict[str, object]:
+    """What the card text may say about the baclofen alternative: only what is really offered
+    (in patient-view, or for an order without an id, there is no button, so no mention)."""
+    replace = next((s for s in suggestions if s.kind == "replace-with-baclofen"), None)
+    return {
+        "baclofen_offer": replace is not None,
+        "baclofen_start_low": replace is not None and replace.schedule == "start-low",
+        "cirrhosis": fit.cirrhosis,
+    }

@@ -11,7 +11,7 @@ from __future__ import annotations
 from cds_service.rules.baclofen_fit import assess_baclofen
 from cds_service.rules.evidence import order_evidence
 from cds_service.rules.indication import PROPER_USE, cramp_indication
-from cds_service.rules.offers import SWAP_SUGGESTIONS, swap_suggestions
+from cds_service.rules.offers import SWAP_SUGGESTIONS, swap_suggestions, swap_values
 from cds_service.rules.types import CardSpec, Finding, RuleInput
 
 RULE_ID = "quinine-for-cramps"
@@ -41,12 +41,17 @@ def quinine_for_cramps(inp: RuleInput) -> list[Finding]:
         if not indication.for_cramps:
             continue
         fit = assess_baclofen(inp)
+        suggestions = swap_suggestions(inp, order, fit)
         findings.append(
             CARD.finding(
                 order=order,
                 evidence=(order_evidence(order), *indication.evidence),
-                values={"drug": order.display, "basis": indication.basis, **fit.values()},
-                suggestions=swap_suggestions(inp, order, fit),
+                values={
+                    "drug": order.display,
+                    "basis": indication.basis,
+                    **swap_values(suggestions, fit),
+                },
+                suggestions=suggestions,
             )
         )
     return findings

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from cds_service.clinical.types import Analyte, LabValue, Medication
+from cds_service.clinical.types import LabValue, Medication
 from cds_service.rules.evidence import condition_evidence, lab_evidence, order_evidence
 from cds_service.rules.indication import cramp_indication
 from cds_service.rules.kidney import Kidney, assess_kidney
@@ -143,16 +143,11 @@ def supplement_findings(inp: RuleInput, e: Electrolyte) -> list[Finding]:
     return findings
 
 
-def _lab(inp: RuleInput, analyte: OrderableLab) -> LabValue | None:
-    key: Analyte = analyte
-    return inp.facts.lab(key)
-
-
 def _renal(inp: RuleInput, e: Electrolyte, order: Medication, kidney: Kidney) -> Finding | None:
     if not kidney.impaired:
         return None
     spec = e.renal_severe if kidney.band == "severe" else e.renal_moderate
-    lab = _lab(inp, e.analyte)
+    lab = inp.facts.lab(e.analyte)
     low = lab is not None and is_low(lab, e.threshold(inp.thresholds))
     evidence = [order_evidence(order), *kidney.evidence]
     if lab is not None:
@@ -175,7 +170,7 @@ def _level(
     inp: RuleInput, e: Electrolyte, order: Medication, kidney: Kidney, *, renal_card: bool
 ) -> Finding | None:
     threshold = e.threshold(inp.thresholds)
-    lab = _lab(inp, e.analyte)
+    lab = inp.facts.lab(e.analyte)
     conditions = inp.facts.conditions_in(e.low_group)
     by_lab = lab is not None and is_low(lab, threshold)
     by_reason = e.low_group in order.reason_groups
@@ -206,7 +201,7 @@ def _level(
             },
         )
     if lab is None:
-        companion = _lab(inp, e.companion)
+        companion = inp.facts.lab(e.companion)
         if companion is not None:
             evidence.append(lab_evidence(companion))
         labs = (e.analyte,) if companion is not None else (e.analyte, e.companion)

@@ -143,3 +143,14 @@ def test_sandbox_blocks_unsafe_template_code(cards_copy):
 def test_duplicate_card_key_across_files_is_an_error(cards_copy):
     (cards_copy / "copy.yaml").write_text((cards_copy / "quinine.yaml").read_text())
     _load_fails(cards_copy, "also defined in")
+
+
+def test_installed_package_data_is_preferred(tmp_path, monkeypatch, cards_copy):
+    from cds_service.cards import catalog as module
+
+    packaged = tmp_path / "pkg"
+    (packaged / "_content").mkdir(parents=True)
+    cards_copy.rename(packaged / "_content" / "cards")
+    monkeypatch.setattr(module.resources, "files", lambda _: packaged)
+    assert default_location() == packaged / "_content" / "cards"
+    assert CardCatalog.load().keys == set(CARD_SPECS)

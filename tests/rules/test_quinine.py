@@ -65,3 +65,9 @@ def test_order_without_id_gets_no_delete_suggestion():
     order = med("quinine", ref=None)
     [finding] = run(inp("order-select", facts(conditions=CRAMPS), order), RULE_ID)
     assert finding.suggestions == ()
+
+
+def test_patient_view_text_does_not_promise_an_alternative_it_cannot_offer():
+    active = med("quinine", ref="MedicationRequest/active-1", reasons=("muscle_cramp",))
+    [finding] = run(inp("patient-view", facts(age=40, labs=(egfr(90),), active=(active,))), RULE_ID)
+    assert finding.values["baclofen_offer"] is False
