@@ -59,6 +59,9 @@ cli.command(help="Per-rule served/accepted/overridden table from the feedback st
 from cds_service.commands.evaluate import evaluate  # noqa: E402
 
 cli.command(help="Run hook request files through the pipeline; print the cards.")(evaluate)
+from cds_service.commands.validate import validate  # noqa: E402
+
+cli.command(help="Strictly validate FHIR and CDS Hooks JSON files (fixtures).")(validate)
 
 
 def main() -> None:
