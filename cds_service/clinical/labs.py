@@ -4,8 +4,9 @@ Valid means status final, amended or corrected (STU3 SMART data says "unknown": 
 left out and a note says so, because an unverified result should not drive a drug warning),
 a usable value and unit, and a date within `max_age_days` of `as_of`. The date is effective[x]
 (period end, else start) or, failing that, `issued`. A result with no date at all is used only
-when the analyte has no dated one, and then with a note. When several results share the latest
-date, the terminology's preferred code wins (eGFR: CKD-EPI 2021), then the later time.
+when the analyte has no dated result at all (not even a too-old one), and then with a note.
+When several results share the latest date, the terminology's preferred code wins (eGFR:
+CKD-EPI 2021), then the later time.
 """
 
 from __future__ import annotations
@@ -111,9 +112,15 @@ def _keep(best: dict[str, _Choice], analyte: str, choice: _Choice) -> None:
         best[analyte] = choice
 
 
+def _undated_usable(tally: _Tally, analyte: str) -> bool:
+    """An undated result stands in only when the analyte has no dated result at all."""
+    return analyte not in tally.dated and analyte not in tally.too_old
+
+
 def _choose(tally: _Tally) -> dict[str, LabValue]:
     labs: dict[str, LabValue] = {}
-    for analyte in (*tally.dated, *(a for a in tally.undated if a not in tally.dated)):
+    undated = [a for a in tally.undated if _undated_usable(tally, a)]
+    for analyte in (*tally.dated, *undated):
         choice = tally.dated.get(analyte) or tally.undated[analyte]
         result = choice.result
         labs[analyte] = LabValue(
@@ -139,10 +146,10 @@ def _notes(tally: _Tally, max_age_days: int) -> tuple[str, ...]:
     for analyte, count in sorted(tally.future.items()):
         notes.append(f"{count} {analyte} result(s) dated in the future were not used.")
     for analyte in sorted(tally.undated):
-        if analyte not in tally.dated:
+        if _undated_usable(tally, analyte):
             notes.append(f"The {analyte} result has no date; used because no dated one was found.")
     for analyte, when in sorted(tally.too_old.items()):
-        if analyte not in tally.dated and analyte not in tally.undated:
+        if analyte not in tally.dated:
             notes.append(
                 f"The latest {analyte} result ({when.isoformat()}) is older than "
                 f"{max_age_days} days and was not used."

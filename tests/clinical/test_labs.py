@@ -228,6 +228,20 @@ def test_undated_results_are_used_only_without_a_dated_one(terminology: Terminol
     assert not any("no date" in note for note in with_dated.notes)
 
 
+def test_undated_result_does_not_stand_in_for_a_too_old_dated_one(
+    terminology: Terminology,
+) -> None:
+    result = labs(
+        terminology,
+        obs("2823-3", 4.2, "mmol/L", when=None, oid="undated"),
+        obs("2823-3", 3.1, "mmol/L", when="2019-01-01", oid="old"),
+    )
+    assert result.labs == {}
+    assert result.notes == (
+        "The latest potassium result (2019-01-01) is older than 365 days and was not used.",
+    )
+
+
 @pytest.mark.parametrize(
     ("when", "used"),
     [("2025-11-25", True), ("2025-11-24", False), ("2026-11-26", True), ("2026-11-27", False)],
