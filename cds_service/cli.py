@@ -62,6 +62,12 @@ cli.command(help="Run hook request files through the pipeline; print the cards."
 from cds_service.commands.validate import validate  # noqa: E402
 
 cli.command(help="Strictly validate FHIR and CDS Hooks JSON files (fixtures).")(validate)
+from cds_service.commands.request import request  # noqa: E402
+
+cli.command(help="Build a hook request JSON from a patient Bundle and draft orders.")(request)
+from cds_service.commands.check import check  # noqa: E402
+
+cli.command(help="Run the scenario table; pass/fail per scenario with reasons.")(check)
 
 
 def main() -> None:

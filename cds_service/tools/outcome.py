@@ -1,0 +1,131 @@
+"""What the service answered, in one shape whether it came in-process or over HTTP.
+
+In-process the rule id and card key come with each RenderedCard. Over HTTP a card only carries
+`source.topic.code` and its text, so the card key is recovered from the card content (cards/):
+the topic code narrows the candidates, the indicator and the summary template (its fixed text
+around the `{{ }}` values) pick the one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib.abc import Traversable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from cds_service.cards.catalog import default_location
+from cds_service.cards.render import RenderedCard
+from cds_service.rules import CARD_SPECS
+
+_VALUE = re.compile(r"\{\{.*?\}\}|\{%.*?%\}")
+
+
+@dataclass(frozen=True, slots=True)
+class SeenCard:
+    rule_id: str | None  # None: a card the content does not know (never expected)
+    card_key: str | None
+    indicator: str
+    summary: str
+    detail: str
+    suggestions: int
+
+    def label(self) -> str:
+        return f"{self.card_key or self.rule_id or '?'} ({self.indicator})"
+
+
+@dataclass(frozen=True, slots=True)
+class Observed:
+    status: int
+    cards: tuple[SeenCard, ...] = ()
+    error: str | None = None  # OperationOutcome text or the exception that stopped the call
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+def from_rendered(rendered: Sequence[RenderedCard]) -> tuple[SeenCard, ...]:
+    return tuple(
+        SeenCard(
+            rule_id=r.rule_id,
+            card_key=r.finding.card_key,
+            indicator=r.card.indicator,
+            summary=r.card.summary,
+            detail=r.card.detail or "",
+            suggestions=len(r.card.suggestions or []),
+        )
+        for r in rendered
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _CardText:
+    key: str
+    topic: str
+    indicator: str
+    summary: re.Pattern[str]
+
+
+def _read_content(root: Traversable | Path) -> list[_CardText]:
+    out = []
+    for item in sorted(root.iterdir(), key=lambda t: t.name):
+        if not item.name.endswith(".yaml") or item.name.startswith("_"):
+            continue
+        data = yaml.safe_load(item.read_text(encoding="utf-8")) or {}
+        for key, card in data.items():
+            if key not in CARD_SPECS or not isinstance(card, dict):
+                continue
+            pieces = [re.escape(p) for p in _VALUE.split(str(card.get("summary", "")))]
+            out.append(
+                _CardText(
+                    key=key,
+                    topic=str((card.get("topic") or {}).get("code", "")),
+                    indicator=str(card.get("indicator", "")),
+                    summary=re.compile("^" + ".*?".join(pieces) + "$", re.DOTALL),
+                )
+            )
+    return out
+
+
+@lru_cache(maxsize=1)
+def _content() -> tuple[_CardText, ...]:
+    return tuple(_read_content(default_location()))
+
+
+def card_key_of(card: Mapping[str, Any]) -> str | None:
+    """The card key of a CDS Hooks card JSON produced by this service (None if unknown)."""
+    source = card.get("source") if isinstance(card.get("source"), dict) else {}
+    topic = (source or {}).get("topic") or {}
+    code = topic.get("code") if isinstance(topic, dict) else None
+    candidates = [c for c in _content() if c.topic == code and c.indicator == card.get("indicator")]
+    if len(candidates) == 1:
+        return candidates[0].key
+    summary = str(card.get("summary", ""))
+    matching = [c for c in candidates if c.summary.match(summary)]
+    return matching[0].key if matching else None
+
+
+def from_http(status: int, body: Any) -> Observed:
+    """An HTTP answer: 200 with cards, or an error status with its OperationOutcome."""
+    if status != 200:
+        text = None
+        if isinstance(body, dict):
+            issues = body.get("issue") or [{}]
+            text = str(issues[0].get("diagnostics") or issues[0].get("details", {}).get("text"))
+        return Observed(status, (), text)
+    cards = []
+    for card in body.get("cards", []) if isinstance(body, dict) else []:
+        key = card_key_of(card)
+        cards.append(
+            SeenCard(
+                rule_id=CARD_SPECS[key].rule_id if key else None,
+                card_key=key,
+                indicator=str(card.get("indicator")),
+                summary=str(card.get("summary", "")),
+                detail=str(card.get("detail", "")),
+                suggestions=len(card.get("suggestions") or []),
+            )
+        )
+    return Observed(200, tuple(cards))
