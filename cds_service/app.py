@@ -145,6 +145,10 @@ def _document_hook_request(app: FastAPI) -> None:
             for name, definition in request_schema.pop("$defs", {}).items():
                 components[name] = definition
             components["HookRequest"] = request_schema
+            # We read bodies ourselves and answer 400, never FastAPI's 422.
+            for operations in schema.get("paths", {}).values():
+                for operation in operations.values():
+                    operation.get("responses", {}).pop("422", None)
             app.openapi_schema = schema
         return app.openapi_schema
 

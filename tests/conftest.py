@@ -35,6 +35,26 @@ def check_response(response: httpx.Response) -> None:
     assert response.status_code != 500, "the service must never answer 500"
 
 
+PUBLIC_TEST_IP = "93.184.216.34"  # a public address: the SSRF guard lets it through
+
+
+@pytest.fixture(autouse=True)
+def example_hosts_resolve(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`*.example.org`/`*.example.com` resolve to a public address (no DNS on test machines)."""
+    import asyncio
+    import socket
+
+    original = asyncio.base_events.BaseEventLoop.getaddrinfo
+
+    async def getaddrinfo(self, host, port, *args, **kwargs):  # type: ignore[no-untyped-def]
+        name = host.decode() if isinstance(host, bytes) else str(host)
+        if name.endswith((".example.org", ".example.com")):
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (PUBLIC_TEST_IP, port or 443))]
+        return await original(self, host, port, *args, **kwargs)
+
+    monkeypatch.setattr(asyncio.base_events.BaseEventLoop, "getaddrinfo", getaddrinfo)
+
+
 def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "profile": "development",

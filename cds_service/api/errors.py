@@ -88,6 +88,32 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     return error_response(500, "Internal error.", code="internal-error")
 
 
+_OUTCOME_SCHEMA = {
+    "type": "object",
+    "required": ["resourceType", "issue"],
+    "properties": {"resourceType": {"const": "OperationOutcome"}, "issue": {"type": "array"}},
+}
+
+
+def documented_errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the error statuses a route can answer (all OperationOutcome)."""
+    meaning = {
+        400: "Malformed request, missing or invalid fields, hook mismatch",
+        401: "JWT missing or invalid",
+        404: "Unknown service",
+        412: "Required data neither prefetched nor fetchable from fhirServer",
+        413: "Request body too large",
+        415: "Request body is not JSON",
+    }
+    return {
+        status: {
+            "description": meaning[status],
+            "content": {_OO_MEDIA_TYPE: {"schema": _OUTCOME_SCHEMA}},
+        }
+        for status in statuses
+    }
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(CdsError, _cds_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

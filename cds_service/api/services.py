@@ -16,10 +16,12 @@ from starlette.responses import Response
 
 from cds_service.api.auth import Caller, authenticate
 from cds_service.api.body import read_json_object
+from cds_service.api.errors import documented_errors
 from cds_service.api.state import AppState, StateDep
 from cds_service.errors import BadRequest, CdsError
 from cds_service.fhir.access import FhirAccessPolicy
 from cds_service.hooks.models import HookRequest
+from cds_service.hooks.response import CdsResponse
 from cds_service.hooks.pipeline import CallReport, parse_context, run_hook
 from cds_service.security.principal import AuthenticatedClient
 
@@ -28,7 +30,11 @@ router = APIRouter(tags=["CDS Hooks"])
 JSON = "application/json"
 
 
-@router.get("/cds-services", summary="Discovery: the services this CDS service offers")
+@router.get(
+    "/cds-services",
+    summary="Discovery: the services this CDS service offers",
+    responses=documented_errors(401),
+)
 async def discovery(state: StateDep, _caller: Caller) -> Response:
     return Response(orjson.dumps(state.registry.discovery()), media_type=JSON)
 
@@ -36,6 +42,7 @@ async def discovery(state: StateDep, _caller: Caller) -> Response:
 @router.post(
     "/cds-services/{service_id}",
     summary="Call a CDS service with a hook request; answers with cards",
+    responses={200: {"model": CdsResponse}, **documented_errors(400, 401, 404, 412, 413, 415)},
     openapi_extra={
         "requestBody": {
             "required": True,

@@ -17,16 +17,21 @@ def secured(client_factory, settings_factory) -> TestClient:  # type: ignore[no-
 
 @pytest.mark.parametrize(
     ("path", "asks"),
-    [("/cds-services", "authorization"),
-     (service_url("order-select"), "authorization,content-type"),
-     (service_url("order-sign") + "/feedback", "authorization,content-type")],
+    [
+        ("/cds-services", "authorization"),
+        (service_url("order-select"), "authorization,content-type"),
+        (service_url("order-sign") + "/feedback", "authorization,content-type"),
+    ],
 )
 def test_preflight_needs_no_token(secured: TestClient, path: str, asks: str) -> None:
-    response = secured.options(path, headers={
-        "Origin": SANDBOX,
-        "Access-Control-Request-Method": "POST",
-        "Access-Control-Request-Headers": asks,
-    })
+    response = secured.options(
+        path,
+        headers={
+            "Origin": SANDBOX,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": asks,
+        },
+    )
     assert response.status_code == 200
     assert response.headers["access-control-allow-origin"] == SANDBOX
     allowed = response.headers["access-control-allow-headers"].lower()
@@ -41,19 +46,25 @@ def test_errors_carry_the_allow_origin_header(secured: TestClient) -> None:
 
 
 def test_look_alike_origin_is_not_allowed(secured: TestClient) -> None:
-    response = secured.options("/cds-services", headers={
-        "Origin": "https://sandbox.cds-hooks.org.evil.com",
-        "Access-Control-Request-Method": "GET",
-    })
+    response = secured.options(
+        "/cds-services",
+        headers={
+            "Origin": "https://sandbox.cds-hooks.org.evil.com",
+            "Access-Control-Request-Method": "GET",
+        },
+    )
     assert response.headers.get("access-control-allow-origin") is None
 
 
 def test_private_network_preflight_is_answered(secured: TestClient) -> None:
-    response = secured.options("/cds-services", headers={
-        "Origin": SANDBOX,
-        "Access-Control-Request-Method": "GET",
-        "Access-Control-Request-Private-Network": "true",
-    })
+    response = secured.options(
+        "/cds-services",
+        headers={
+            "Origin": SANDBOX,
+            "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Private-Network": "true",
+        },
+    )
     assert response.headers["access-control-allow-private-network"] == "true"
 
 

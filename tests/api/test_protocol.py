@@ -36,7 +36,7 @@ def test_prefetch_templates_keep_to_the_query_restrictions(client: TestClient) -
             assert "{{context.patientId}}" in template
             path, _, query = template.partition("?")
             assert path.count("/") <= 1 and ":" not in path
-            for name, value in parse_qsl(query, keep_blank_values=True):
+            for name, _value in parse_qsl(query, keep_blank_values=True):
                 assert name in ALLOWED_PARAMS, name
                 assert ":" not in name, "no modifiers"
             assert "sort:desc" not in template
@@ -45,8 +45,17 @@ def test_prefetch_templates_keep_to_the_query_restrictions(client: TestClient) -
 def test_observation_template_asks_for_the_analytes_the_rules_read(client: TestClient) -> None:
     template = client.get("/cds-services").json()["services"][0]["prefetch"]["observations"]
     codes = dict(parse_qsl(urlsplit(template).query))["code"].split(",")
-    for loinc in ("2823-3", "19123-9", "2601-3", "98979-8", "33914-3", "2160-0", "17861-6",
-                  "2157-6", "3016-3"):
+    for loinc in (
+        "2823-3",
+        "19123-9",
+        "2601-3",
+        "98979-8",
+        "33914-3",
+        "2160-0",
+        "17861-6",
+        "2157-6",
+        "3016-3",
+    ):
         assert f"http://loinc.org|{loinc}" in codes
 
 
@@ -84,8 +93,12 @@ def test_hook_mismatch_is_400(client: TestClient) -> None:
 
 @pytest.mark.parametrize(
     ("hook", "drop"),
-    [("patient-view", "patientId"), ("order-sign", "draftOrders"), ("order-select", "selections"),
-     ("order-sign", "userId")],
+    [
+        ("patient-view", "patientId"),
+        ("order-sign", "draftOrders"),
+        ("order-select", "selections"),
+        ("order-sign", "userId"),
+    ],
 )
 def test_missing_required_context_fields_are_400(client: TestClient, hook: str, drop: str) -> None:
     body = hook_request(hook)
@@ -97,8 +110,13 @@ def test_missing_required_context_fields_are_400(client: TestClient, hook: str, 
 
 def test_fhir_authorization_without_fhir_server_is_400(client: TestClient) -> None:
     body = hook_request()
-    body["fhirAuthorization"] = {"access_token": "secret", "token_type": "Bearer",
-                                 "expires_in": 300, "scope": "user/*.read", "subject": "cds"}
+    body["fhirAuthorization"] = {
+        "access_token": "secret",
+        "token_type": "Bearer",
+        "expires_in": 300,
+        "scope": "user/*.read",
+        "subject": "cds",
+    }
     response = client.post(service_url("order-sign"), json=body)
     assert response.status_code == 400
     assert response.json()["issue"][0]["expression"] == ["fhirServer"]
@@ -107,20 +125,27 @@ def test_fhir_authorization_without_fhir_server_is_400(client: TestClient) -> No
 
 @pytest.mark.parametrize("raw", [b"{", b"not json", b"", b"[1,2]", b'"text"', b"\xff\xfe"])
 def test_malformed_json_is_400(client: TestClient, raw: bytes) -> None:
-    response = client.post(service_url("order-sign"), content=raw,
-                           headers={"content-type": "application/json"})
+    response = client.post(
+        service_url("order-sign"), content=raw, headers={"content-type": "application/json"}
+    )
     assert response.status_code == 400
 
 
 def test_non_json_body_is_415(client: TestClient) -> None:
-    response = client.post(service_url("order-sign"), content=b"hook=order-sign",
-                           headers={"content-type": "application/x-www-form-urlencoded"})
+    response = client.post(
+        service_url("order-sign"),
+        content=b"hook=order-sign",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
     assert response.status_code == 415
 
 
 def test_json_with_charset_is_accepted(client: TestClient) -> None:
-    response = client.post(service_url("order-sign"), content=json.dumps(hook_request()),
-                           headers={"content-type": "application/json; charset=utf-8"})
+    response = client.post(
+        service_url("order-sign"),
+        content=json.dumps(hook_request()),
+        headers={"content-type": "application/json; charset=utf-8"},
+    )
     assert response.status_code == 200
 
 
@@ -133,8 +158,9 @@ def test_body_over_the_limit_is_413(client_factory, settings_factory) -> None:  
     def chunks():  # type: ignore[no-untyped-def]
         yield json.dumps(body).encode()  # streamed: no Content-Length to trust
 
-    response = client.post(service_url("order-sign"), content=chunks(),
-                           headers={"content-type": "application/json"})
+    response = client.post(
+        service_url("order-sign"), content=chunks(), headers={"content-type": "application/json"}
+    )
     assert response.status_code == 413
 
 
@@ -182,8 +208,12 @@ def test_missing_prefetch_without_fhir_server_is_412(client: TestClient) -> None
 
 def test_null_prefetch_for_every_key_means_no_data_not_412(client: TestClient) -> None:
     body = hook_request()
-    body["prefetch"] = {"patient": None, "observations": None, "medications": None,
-                        "conditions": None}
+    body["prefetch"] = {
+        "patient": None,
+        "observations": None,
+        "medications": None,
+        "conditions": None,
+    }
     response = client.post(service_url("order-sign"), json=body)
     assert response.status_code == 200
 
