@@ -69,7 +69,7 @@ def evaluate(
             exists=True,
             dir_okay=False,
             readable=True,
-            metavar="REQUEST.json...",
+            metavar="REQUEST.json",
             help="Hook request bodies (what an EHR POSTs to /cds-services/{id}).",
         ),
     ],

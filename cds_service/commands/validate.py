@@ -78,7 +78,7 @@ def validate(
             exists=True,
             dir_okay=False,
             readable=True,
-            metavar="FILE...",
+            metavar="FILE",
             help="JSON files: FHIR resources or Bundles, CDS Hooks requests, responses, "
             "discovery documents or feedback bodies.",
         ),
