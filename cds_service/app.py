@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -37,6 +38,12 @@ from cds_service.store.repository import Store
 log = logging.getLogger(__name__)
 
 
+@functools.cache
+def default_catalog() -> CardCatalog:
+    """The shipped card content: immutable, so parsed and checked once per process."""
+    return CardCatalog.load()
+
+
 def build_engine(
     settings: Settings, *, fhir_transport: httpx.AsyncBaseTransport | None = None
 ) -> Engine:
@@ -44,7 +51,7 @@ def build_engine(
     terminology = get_terminology()
     return Engine(
         terminology=terminology,
-        catalog=CardCatalog.load(),
+        catalog=default_catalog(),
         fhir=FhirClient.create(settings.fhir_timeout_seconds, transport=fhir_transport),
         config=PipelineConfig(
             limits=FetchLimits(
