@@ -96,9 +96,10 @@ def print_report(results: list[ScenarioResult], errors: list[LoadError]) -> None
         cards = ", ".join(c.label() for c in r.cards) or (
             f"HTTP {r.status}" if r.status and r.status != 200 else "-"
         )
+        reasons = "\n".join(r.reasons) if r.verdict != "pass" else ""
         table.add_row(
-            r.name, r.hook, Text(r.verdict.upper(), style=_STYLES[r.verdict]), cards,
-            "\n".join(r.reasons) if r.verdict != "pass" else "",
+            Text(r.name), r.hook, Text(r.verdict.upper(), style=_STYLES[r.verdict]),
+            Text(cards), Text(reasons),
         )  # fmt: skip
     console.print(table)
     for error in errors:

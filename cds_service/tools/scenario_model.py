@@ -185,6 +185,7 @@ class Scenario(_Model):
     source: str  # provenance of the patient data
     hook: HookName
     as_of: dt.date
+    chart_as_of: bool = False  # drop Observations dated after as_of (the chart on that day)
     request: str | None = None
     bundle: str | None = None
     patient_id: str | None = None

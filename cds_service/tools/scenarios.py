@@ -13,7 +13,8 @@ sandbox-shaped quirks (a draftOrders Bundle without `type`, ...) are produced.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Sequence
+import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -116,6 +117,8 @@ def patient_resources(scenario: Scenario) -> tuple[list[Resource], str]:
     resources: list[Resource] = []
     if scenario.bundle:
         resources = resources_from(load_json(_relative(scenario, scenario.bundle)))
+        if scenario.chart_as_of:
+            resources = [r for r in resources if not _after(r, scenario.as_of)]
     pid = scenario.patient_id
     if pid is None and scenario.patient is not None:
         pid = (
@@ -145,6 +148,18 @@ def patient_resources(scenario: Scenario) -> tuple[list[Resource], str]:
         else:
             resources.append(shorthand.medication_request(med, pid, n, default_status="active"))
     return resources, pid
+
+
+def _after(resource: Resource, day: dt.date) -> bool:
+    """An Observation dated (effective, else issued) after `day`: not yet in the chart."""
+    if resource.get("resourceType") != "Observation":
+        return False
+    period = resource.get("effectivePeriod")
+    stamp = resource.get("effectiveDateTime") or resource.get("effectiveInstant")
+    if stamp is None and isinstance(period, dict):
+        stamp = period.get("start")
+    stamp = stamp or resource.get("issued")
+    return isinstance(stamp, str) and stamp[:10] > day.isoformat()
 
 
 def draft_orders(
@@ -224,7 +239,3 @@ def apply_patch(body: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
         else:
             node[last] = copy.deepcopy(value)
     return body
-
-
-def all_selected(drafts: Sequence[Resource]) -> list[str]:
-    return [f"{d.get('resourceType')}/{d.get('id')}" for d in drafts]
