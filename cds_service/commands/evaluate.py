@@ -60,6 +60,23 @@ class Outcome:
     body: bytes
     cards: list[RenderedCard] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    data: list[KeyLine] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class KeyLine:
+    """How one prefetch key was obtained (no PHI: counts and the pipeline's own reason)."""
+
+    key: str
+    status: str
+    count: int
+    reason: str | None
+
+    def __str__(self) -> str:
+        text = f"prefetch.{self.key}: {self.status}"
+        if self.status in ("supplied", "fetched"):
+            text += f", {self.count} resource{'s' if self.count != 1 else ''}"
+        return text + (f" ({self.reason})" if self.reason else "")
 
 
 def evaluate(
@@ -117,6 +134,8 @@ def evaluate(
         for note in outcome.notes:
             typer.echo(f"{outcome.path}: {note}", err=True)
         if json_output:
+            for line in outcome.data if outcome.status >= 400 else ():
+                typer.echo(f"{outcome.path}: {line}", err=True)  # why a 412 happened
             typer.echo(outcome.body.decode())
         else:
             print_outcome(out, outcome)
@@ -187,10 +206,21 @@ async def _evaluate_one(
         )
     except CdsError as exc:
         error = response_for(exc)
+        service_name = service.id if service else None
         return Outcome(
-            path, service.id if service else None, exc.status_code, bytes(error.body), notes=notes
+            path, service_name, exc.status_code, bytes(error.body), [], notes, data_lines(report)
         )
-    return Outcome(path, service.id, 200, orjson.dumps(response.to_json()), report.cards, notes)
+    answer = orjson.dumps(response.to_json())
+    return Outcome(path, service.id, 200, answer, report.cards, notes, data_lines(report))
+
+
+def data_lines(report: CallReport) -> list[KeyLine]:
+    if report.prefetch is None:
+        return []
+    return [
+        KeyLine(key, item.status, len(item.resources), item.reason)
+        for key, item in report.prefetch.keys.items()
+    ]
 
 
 def service_for_hook(registry: Registry, hook: str) -> Service:
@@ -283,15 +313,23 @@ def print_outcome(out: Console, outcome: Outcome) -> None:
     where = f"{outcome.path} → {outcome.service_id or '?'}"
     if outcome.status >= 400:
         out.rule(Text(f"{where}: HTTP {outcome.status}", style="bold red"), align="left")
+        print_data(out, outcome)
         # Plain echo, not rich: wrapping a long line would break the JSON.
         typer.echo(json.dumps(json.loads(outcome.body), indent=2, ensure_ascii=False))
         return
     count = len(outcome.cards)
     out.rule(Text(f"{where}: {count} card{'s' if count != 1 else ''}", style="bold"), align="left")
+    print_data(out, outcome)
     if not outcome.cards:
         out.print("No cards.")
     for rendered in outcome.cards:
         out.print(card_panel(rendered))
+
+
+def print_data(out: Console, outcome: Outcome) -> None:
+    """Where each prefetch key came from: the first thing to look at when a card is missing."""
+    for line in outcome.data:
+        out.print(Text(str(line), style="red" if line.status == "failed" else "dim"))
 
 
 def card_panel(rendered: RenderedCard) -> Panel:

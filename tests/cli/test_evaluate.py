@@ -131,7 +131,8 @@ def test_missing_prefetch_without_a_server_is_412(tmp_path: Path) -> None:
     result = run(str(write(tmp_path, quinine_request(prefetch=False))))
     assert result.exit_code == 3
     assert "HTTP 412" in result.stdout
-    outcome = json.loads(result.stdout[result.stdout.index("{") :])
+    assert "prefetch.patient: failed (not fetched: the request has no fhirServer)" in result.stdout
+    outcome = json.loads(result.stdout[result.stdout.index("\n{") :])
     assert outcome["issue"][0]["details"]["coding"][0]["code"] == "data-unavailable"
 
 
@@ -168,9 +169,13 @@ def test_fhir_server_option_fetches_missing_prefetch(tmp_path: Path) -> None:
     assert "fhirAuthorization dropped" in result.stderr
 
 
-def test_a_loopback_server_named_only_in_the_file_is_refused(tmp_path: Path) -> None:
+def test_a_loopback_server_named_only_in_the_file_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Only a server the user typed may be loopback; the file's own fhirServer follows
     CDS_FHIR_ALLOWED_HOSTS and friends, like an unauthenticated API caller's."""
+    monkeypatch.setenv("CDS_FHIR_ALLOW_UNAUTHENTICATED", "true")
+    monkeypatch.setenv("CDS_FHIR_ALLOWED_HOSTS", "127.0.0.1")
     body = quinine_request(prefetch=False, fhir_server=FHIR)
     seen: list[httpx.Request] = []
     with respx.mock(assert_all_called=False) as router:
@@ -178,6 +183,7 @@ def test_a_loopback_server_named_only_in_the_file_is_refused(tmp_path: Path) -> 
         result = run(str(write(tmp_path, body)), "--json")
     assert result.exit_code == 3
     assert not seen
+    assert "loopback" in result.stderr, "the reason, on stderr"
 
 
 def test_several_files_one_json_line_each_worst_exit_code(tmp_path: Path) -> None:
