@@ -397,6 +397,8 @@ def report(
     add(f"- Python {info['python']}; {info['stack']}")
     add(f"- Load: {info['generator']}; {args.rounds} interleaved rounds (ours, bare, ours, "
         f"bare...; order flipped each round), medians reported")
+    add(f"- Priority: nice {args.nice} for the harness, servers, stub and wrk"
+        + (" (other jobs on the machine get less CPU while it runs)" if args.nice < 0 else ""))
     add("- Pinning: " + ("server processes on CPU 0, load generator, FHIR stub and harness on "
                         "CPU 1 (`taskset`)" if pinned else "none (`taskset` missing or < 2 CPUs)"))
     add(f"- Command: `{command}`")
@@ -558,8 +560,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--output", type=Path, default=HERE / "RESULTS.md")
     p.add_argument("--no-write", action="store_true", help="print only, leave RESULTS.md alone")
     p.add_argument("--strict", action="store_true", help="exit 1 when a target fails")
+    p.add_argument("--nice", type=int, default=None,
+                   help="scheduling priority of harness, servers and wrk (default -10 as root, "
+                   "else 0): on a shared machine, keeps other jobs from time-slicing the run")
     p.add_argument("--keep", action="store_true", help="keep server logs and payloads")
-    p.add_argument("--wait-quiet", type=float, default=60.0, metavar="SECONDS",
+    p.add_argument("--wait-quiet", type=float, default=30.0, metavar="SECONDS",
                    help="wait up to this long for other processes to leave the CPUs idle")
     p.add_argument("--service-app", default="cds_service.app:app_from_env",
                    help="uvicorn factory of the service under test (harness self-tests only)")
@@ -579,7 +584,16 @@ def main(argv: list[str]) -> int:
     gen_cpu = ["taskset", "-c", "1"] if pinned else []
     if pinned:
         os.sched_setaffinity(0, {1})  # this harness (and the python generator, if used)
-    log(f"generator: {args.generator}; pinning: {'server CPU 0, generator CPU 1' if pinned else 'off'}")
+    if args.nice is None:
+        args.nice = -10 if os.geteuid() == 0 else 0
+    if args.nice:
+        try:
+            os.nice(args.nice)  # inherited by every server and wrk started from here
+        except OSError as exc:
+            log(f"could not renice to {args.nice}: {exc}; running at normal priority")
+            args.nice = 0
+    log(f"generator: {args.generator}; pinning: {'server CPU 0, generator CPU 1' if pinned else 'off'}"
+        f"; priority: nice {args.nice}")
 
     work = Path(tempfile.mkdtemp(prefix="cds-bench-"))
     base = payloads.load()
