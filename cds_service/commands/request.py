@@ -14,8 +14,19 @@ from typing import Annotated, Any
 
 import typer
 
-from cds_service.tools.bundles import BundleError, Resource, load_json, patient_id_of, resources_from
-from cds_service.tools.request_builder import ORDER_TYPES, PrefetchMode, RequestOptions, build_request
+from cds_service.tools.bundles import (
+    BundleError,
+    Resource,
+    load_json,
+    patient_id_of,
+    resources_from,
+)
+from cds_service.tools.request_builder import (
+    ORDER_TYPES,
+    PrefetchMode,
+    RequestOptions,
+    build_request,
+)
 
 HOOKS = ("order-select", "order-sign", "patient-view")
 
@@ -23,13 +34,23 @@ HOOKS = ("order-select", "order-sign", "patient-view")
 def request(
     bundle: Annotated[
         Path,
-        typer.Argument(exists=True, dir_okay=False, readable=True, metavar="BUNDLE",
-                       help="FHIR patient data: a Bundle, a resource list or a hook request."),
+        typer.Argument(
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            metavar="BUNDLE",
+            help="FHIR patient data: a Bundle, a resource list or a hook request.",
+        ),
     ],  # fmt: skip
     order: Annotated[
         list[Path] | None,
-        typer.Option("--order", exists=True, dir_okay=False, metavar="FILE",
-                     help="A draft MedicationRequest (or a Bundle/list of them); repeatable."),
+        typer.Option(
+            "--order",
+            exists=True,
+            dir_okay=False,
+            metavar="FILE",
+            help="A draft MedicationRequest (or a Bundle/list of them); repeatable.",
+        ),
     ] = None,  # fmt: skip
     hook: Annotated[str, typer.Option(help="order-select, order-sign or patient-view.")] = (
         "order-select"
@@ -41,8 +62,10 @@ def request(
         bool, typer.Option("--null-prefetch", help="Send every prefetch key as null.")
     ] = False,
     fhir_server: Annotated[
-        str | None, typer.Option(help="fhirServer to send (default with --no-prefetch: "
-                                      "https://fhir.example.org/r4).")
+        str | None,
+        typer.Option(
+            help="fhirServer to send (default with --no-prefetch: https://fhir.example.org/r4)."
+        ),
     ] = None,  # fmt: skip
     fhir_token: Annotated[
         str | None, typer.Option(help="Send fhirAuthorization with this bearer token.")
@@ -85,7 +108,9 @@ def request(
         typer.echo(text, nl=False)
     else:
         out.write_text(text, encoding="utf-8")
-        typer.echo(f"Wrote {out} ({hook}, prefetch: {mode}, {len(drafts)} draft order(s)).", err=True)
+        typer.echo(
+            f"Wrote {out} ({hook}, prefetch: {mode}, {len(drafts)} draft order(s)).", err=True
+        )
 
 
 def read_orders(path: Path) -> list[Resource]:

@@ -52,7 +52,8 @@ def registry() -> Registry:
 
 def service_for(hook: str) -> Service:
     """The one service answering `hook`."""
-    for service in registry():
+    services: list[Service] = list(registry())  # Registry.__iter__ is untyped
+    for service in services:
         if service.hook == hook:
             return service
     raise ValueError(f"no service answers the {hook!r} hook")

@@ -7,8 +7,8 @@ hook and draft orders, the evaluation date, and what the service must answer.
 
 from __future__ import annotations
 
-import re
 import datetime as dt
+import re
 from pathlib import Path
 from typing import Any, Literal
 

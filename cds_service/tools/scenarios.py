@@ -23,7 +23,13 @@ import yaml
 from pydantic import ValidationError
 
 from cds_service.tools import shorthand
-from cds_service.tools.bundles import BundleError, Resource, load_json, patient_id_of, resources_from
+from cds_service.tools.bundles import (
+    BundleError,
+    Resource,
+    load_json,
+    patient_id_of,
+    resources_from,
+)
 from cds_service.tools.fhir_memory import MemoryFhir
 from cds_service.tools.request_builder import (
     DEFAULT_FHIR_SERVER,
@@ -74,7 +80,9 @@ def load_scenarios(paths: Iterable[Path]) -> tuple[list[Scenario], list[LoadErro
             continue
         for scenario in loaded:
             if scenario.name in seen:
-                errors.append(LoadError(file, f"{scenario.name}: name also used in {seen[scenario.name]}"))
+                errors.append(
+                    LoadError(file, f"{scenario.name}: name also used in {seen[scenario.name]}")
+                )
                 continue
             seen[scenario.name] = file
             scenarios.append(scenario)
@@ -140,7 +148,9 @@ def patient_resources(scenario: Scenario) -> tuple[list[Resource], str]:
     resources.extend(copy.deepcopy(o.resource) for o in scenario.observations)
     for n, cond in enumerate(scenario.conditions, start=1):
         resources.append(
-            copy.deepcopy(cond.resource) if isinstance(cond, Raw) else shorthand.condition(cond, pid, n)
+            copy.deepcopy(cond.resource)
+            if isinstance(cond, Raw)
+            else shorthand.condition(cond, pid, n)
         )
     for n, med in enumerate(scenario.medications, start=1):
         if isinstance(med, Raw):

@@ -87,7 +87,9 @@ def test_every_rule_is_shown_firing_and_silent() -> None:
     can show is expected at least once."""
     settled = [s for s in SCENARIOS if not s.xfail]
     fired = {_rule_of(c) for s in settled for c in s.expect.cards}
-    silent = {CARD_SPECS[n].rule_id if n in CARD_SPECS else n for s in settled for n in s.expect.absent}
+    silent = {
+        CARD_SPECS[n].rule_id if n in CARD_SPECS else n for s in settled for n in s.expect.absent
+    }
     for s in settled:
         if s.expect.exact:
             silent |= set(RULE_IDS) - {_rule_of(c) for c in s.expect.cards}
