@@ -111,9 +111,13 @@ def from_http(status: int, body: Any) -> Observed:
     """An HTTP answer: 200 with cards, or an error status with its OperationOutcome."""
     if status != 200:
         text = None
-        if isinstance(body, dict):
-            issues = body.get("issue") or [{}]
-            text = str(issues[0].get("diagnostics") or issues[0].get("details", {}).get("text"))
+        issues = body.get("issue") if isinstance(body, dict) else None
+        if isinstance(issues, list) and issues and isinstance(issues[0], dict):
+            details = issues[0].get("details")
+            found = issues[0].get("diagnostics") or (
+                details.get("text") if isinstance(details, dict) else None
+            )
+            text = str(found) if found else None
         return Observed(status, (), text)
     cards = []
     for card in body.get("cards", []) if isinstance(body, dict) else []:

@@ -14,11 +14,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from cds_service.hooks.models import HookName
 from cds_service.rules import CARD_SPECS, RULE_IDS
+from cds_service.rules.types import Indicator
 from cds_service.tools.request_builder import PrefetchMode
 
-HookName = Literal["patient-view", "order-select", "order-sign"]
-IndicatorName = Literal["info", "warning", "critical"]
 _NAME = re.compile(r"^[a-z0-9][a-z0-9.+-]*$")
 
 
@@ -136,7 +136,7 @@ class CardExpect(_Model):
 
     rule: str | None = None
     card: str | None = None
-    indicator: IndicatorName | None = None
+    indicator: Indicator | None = None
     summary_contains: str | None = None
     detail_contains: str | None = None
     suggestions: bool | None = None
