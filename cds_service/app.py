@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
 import httpx
 from fastapi import FastAPI
 
@@ -119,7 +120,11 @@ def create_app(
         gc.collect()
         gc.freeze()
         gc.set_threshold(50_000, 20, 20)
-        yield
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(state.store.flush_served_periodically)
+            yield
+            tasks.cancel_scope.cancel()
+        await anyio.to_thread.run_sync(state.store.flush_served)
         await engine.fhir.aclose()
         await jwks_http.aclose()
         db.dispose()

@@ -11,7 +11,6 @@ import time
 import orjson
 from fastapi import APIRouter, Request
 from pydantic import ValidationError
-from starlette.background import BackgroundTask
 from starlette.responses import Response
 
 from cds_service.api.auth import Caller, authenticate
@@ -81,10 +80,9 @@ async def call_service(service_id: str, request: Request, state: StateDep) -> Re
             hook_instance=hook_request.hookInstance if hook_request else None,
             report=report,
         )
-    record = BackgroundTask(
-        state.store.record_served, service.id, hook_request.hookInstance, report.cards
-    ) if report.cards else None
-    return Response(orjson.dumps(response.to_json()), media_type=JSON, background=record)
+    if report.cards:
+        state.store.queue_served(service.id, hook_request.hookInstance, report.cards)
+    return Response(orjson.dumps(response.to_json()), media_type=JSON)
 
 
 def parse_hook_request(body: dict[str, object]) -> HookRequest:

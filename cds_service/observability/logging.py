@@ -18,7 +18,9 @@ from structlog.typing import Processor
 from cds_service.observability.redaction import redact_processor
 
 # Libraries whose INFO lines would carry FHIR URLs (patient ids): keep them to warnings.
-_QUIET = ("httpx", "httpcore", "hpack")
+# httpx/httpcore INFO lines carry FHIR URLs (patient ids); uvicorn's access line would
+# duplicate our one `hook_call` line per request at a cost on the hot path.
+_QUIET = ("httpx", "httpcore", "hpack", "uvicorn.access")
 _UVICORN = ("uvicorn", "uvicorn.error", "uvicorn.access")
 
 

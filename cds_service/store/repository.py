@@ -8,7 +8,9 @@ clinician typed; it is stored for audit but never logged or reported.)
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import threading
 import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+import anyio
 from sqlalchemy import Connection, Engine, Table, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -104,13 +107,23 @@ class Store:
         self.engine = engine
         self._served: Table = ServedCard.__table__  # type: ignore[assignment]
         self._feedback: Table = Feedback.__table__  # type: ignore[assignment]
+        self._pending: list[dict[str, Any]] = []
+        self._pending_lock = threading.Lock()
 
     def record_served(
         self, service_id: str, hook_instance: str, cards: Sequence[ServedCardLike]
     ) -> None:
-        """Remember which rule produced each card, so feedback can be joined to it later.
+        """Remember which rule produced each card, so feedback can be joined to it later."""
+        self.queue_served(service_id, hook_instance, cards)
+        self.flush_served()
 
-        Runs after the response is sent: a database failure is logged, never raised.
+    def queue_served(
+        self, service_id: str, hook_instance: str, cards: Sequence[ServedCardLike]
+    ) -> None:
+        """Note served cards without touching the database (cheap; safe on the event loop).
+
+        A background task calls `flush_served` every half second; feedback and shutdown flush
+        first too, so a card's row is always written before feedback is joined to it.
         """
         now = datetime.now(UTC)
         rows = [
@@ -125,12 +138,34 @@ class Store:
             for rendered in cards
             if rendered.card.uuid
         ]
+        with self._pending_lock:
+            self._pending.extend(rows)
+
+    def flush_served(self) -> None:
+        """Write queued served-card rows in one transaction. Failures are logged, never raised."""
+        with self._pending_lock:
+            rows, self._pending = self._pending, []
+        if not rows:
+            return
         try:
             with self.engine.begin() as conn:
-                for row in rows:
-                    _insert_ignore(conn, self._served, row)
+                conn.execute(self._served.insert(), rows)  # one executemany: uuids are fresh
+        except IntegrityError:
+            try:
+                with self.engine.begin() as conn:
+                    for row in rows:
+                        _insert_ignore(conn, self._served, row)
+            except SQLAlchemyError as exc:
+                log.error("could not record %d served card(s): %s", len(rows), type(exc).__name__)
         except SQLAlchemyError as exc:
             log.error("could not record %d served card(s): %s", len(rows), type(exc).__name__)
+
+    async def flush_served_periodically(self, interval: float = 0.5) -> None:
+        """Run until cancelled: batch the served-card writes off the request path."""
+        while True:
+            await asyncio.sleep(interval)
+            if self._pending:
+                await anyio.to_thread.run_sync(self.flush_served)
 
     def record_feedback(
         self,
@@ -141,6 +176,7 @@ class Store:
     ) -> FeedbackOutcome:
         """Store each item once (a re-sent item is a no-op); keep every distinct outcome of a
         card. Feedback for a card we never served is stored and logged, not refused."""
+        self.flush_served()  # the cards this feedback is about may still be queued
         now = utc(received_at) if received_at else datetime.now(UTC)
         stored: list[tuple[str | None, str]] = []
         with self.engine.begin() as conn:
@@ -164,6 +200,7 @@ class Store:
 
     def rule_for_cards(self, uuids: Iterable[str]) -> dict[str, str]:
         """The rule behind each card uuid we served; unknown uuids are left out."""
+        self.flush_served()
         with self.engine.connect() as conn:
             return self._rules(conn, set(uuids))
 
@@ -190,6 +227,7 @@ class Store:
         overridden). Feedback for cards with no served record comes last, as rule
         `(unknown)`. `reason_displays` fills in displays clients left out, keyed (system, code).
         """
+        self.flush_served()
         with self.engine.connect() as conn:
             return _build_report(conn, utc(since) if since else None, reason_displays or {})
 
