@@ -45,25 +45,21 @@ def entry_resources(bundle: dict[str, Any]) -> tuple[list[dict[str, Any]], list[
     return resources, outcomes
 
 
-def is_error_payload(value: dict[str, Any]) -> bool:
-    """CDS Hooks 2.0: an OperationOutcome, or a Bundle of OperationOutcomes, means "failed".
+def split_payload(value: dict[str, Any]) -> tuple[list[dict[str, Any]], bool]:
+    """(resources, failed) of a prefetch or search payload, reading its entries once.
 
-    A Bundle with real resources besides them is data (outcomes there are search warnings),
-    and so is one whose only outcomes are warnings (an empty search that says why).
+    CDS Hooks 2.0: an OperationOutcome, or a Bundle of OperationOutcomes, means "failed". A
+    Bundle with real resources besides them is data (outcomes there are search warnings), and
+    so is one whose only outcomes are warnings (an empty search that says why). A Bundle of any
+    type gives its entry resources minus outcomes; any other resource gives itself.
     """
     if is_resource(value, "OperationOutcome"):
-        return True
+        return [], True
     if not is_resource(value, "Bundle"):
-        return False
+        return [value], False
     resources, outcomes = entry_resources(value)
-    return not resources and any(_is_error_outcome(o) for o in outcomes)
+    return resources, not resources and any(_is_error_outcome(o) for o in outcomes)
 
-
-def payload_resources(value: dict[str, Any]) -> list[dict[str, Any]]:
-    """A Bundle (any type) gives its entry resources minus outcomes; a resource gives itself."""
-    if is_resource(value, "Bundle"):
-        return entry_resources(value)[0]
-    return [value]
 
 
 def next_link(bundle: dict[str, Any]) -> str | None:

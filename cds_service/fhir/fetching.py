@@ -13,7 +13,7 @@ from typing import Any, Literal
 from urllib.parse import urljoin
 
 from cds_service.fhir.access import FhirAccessPolicy
-from cds_service.fhir.bundles import is_error_payload, is_resource, next_link, payload_resources
+from cds_service.fhir.bundles import is_resource, next_link, split_payload
 from cds_service.fhir.client import FhirClient
 from cds_service.fhir.errors import (
     FhirAccessDenied,
@@ -126,10 +126,11 @@ class Fetcher:
                         break
                     followed += 1
                 body = await self._get(next_url, key=key, resource_type=resource_type)
-                if is_error_payload(body):
+                resources, failed = split_payload(body)
+                if failed:
                     raise FhirResponseInvalid("the server answered with an OperationOutcome")
                 into.pages += 1
-                if not into.add(payload_resources(body), self.limits.max_entries_per_key):
+                if not into.add(resources, self.limits.max_entries_per_key):
                     break
                 next_url = next_link(body)
         except FhirError as exc:

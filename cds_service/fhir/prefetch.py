@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from cds_service.fhir.access import FhirAccessPolicy
-from cds_service.fhir.bundles import is_error_payload, is_resource, next_link, payload_resources
+from cds_service.fhir.bundles import is_resource, next_link, split_payload
 from cds_service.fhir.client import FhirClient
 from cds_service.fhir.errors import FhirError
 from cds_service.fhir.fetching import (
@@ -115,11 +115,12 @@ def _plan(
         value = supplied[key]
         if value is None:
             return KeyData("null")
-        if isinstance(value, dict) and is_error_payload(value):
+        resources, failed = split_payload(value) if is_resource(value) else ([], False)
+        if failed:
             note = "prefetch value was an OperationOutcome"
         elif is_resource(value):
             collected = Collected(pages=1)
-            complete = collected.add(payload_resources(value), limits.max_entries_per_key)
+            complete = collected.add(resources, limits.max_entries_per_key)
             link = next_link(value)
             if link is None or not complete:
                 reason = "; ".join(collected.notes) or None
