@@ -25,6 +25,7 @@ from tests.builders import (
     searchset,
     service_url,
 )
+from tests.conftest import FIXTURES
 from tests.invariants import assert_conformant_cds_response, assert_operation_outcome
 
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -97,6 +98,20 @@ def test_json_is_the_http_body_for_the_same_request(tmp_path: Path, client: Test
     printed = json.loads(result.stdout)
     assert_conformant_cds_response(printed)
     assert printed["cards"], "the example must produce cards"
+    assert without_uuids(result.stdout) == without_uuids(http.text)
+
+
+def test_the_ready_made_fixture_answers_as_the_api_does(client: TestClient) -> None:
+    """The request shipped in fixtures/ (README, docs/cli.md): same body over HTTP and here."""
+    path = FIXTURES / "requests" / "quinine-order-select.json"
+    http = client.post(
+        service_url("order-select"),
+        content=path.read_bytes(),
+        headers={"Content-Type": "application/json"},
+    )
+    result = run(str(path), "--json")
+    assert (result.exit_code, http.status_code) == (0, 200), result.output
+    assert json.loads(result.stdout)["cards"]
     assert without_uuids(result.stdout) == without_uuids(http.text)
 
 
