@@ -75,7 +75,7 @@ def _warn_about_profile(settings: Settings) -> None:
             "Never run like this with real patient data."
         )
     if settings.profile != "production":
-        log.warning("Running the '%s' profile: relaxed defaults for testing only.", settings.profile)
+        log.warning("Running the '%s' profile: relaxed defaults, testing only.", settings.profile)
 
 
 def create_app(

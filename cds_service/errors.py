@@ -7,7 +7,7 @@
     ├── UnknownService      404    no service with that id
     ├── PayloadTooLarge     413    body over the configured limit
     ├── UnsupportedMedia    415    body is not JSON
-    └── DataUnavailable     412    required data neither prefetched nor fetchable (CDS Hooks 2.0 §Prefetch)
+    └── DataUnavailable     412    required data neither prefetched nor fetchable (spec §Prefetch)
 
 `code` values are stable: tests, logs and the OperationOutcome's `details.coding` use them.
 Messages never contain patient data or tokens.

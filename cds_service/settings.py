@@ -127,9 +127,8 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _profile_defaults(self) -> Settings:
-        if self.profile in ("development", "sandbox"):
-            if not self.cors_origins:
-                self.cors_origins = [SANDBOX_ORIGIN, "http://localhost:3000"]
+        if self.profile in ("development", "sandbox") and not self.cors_origins:
+            self.cors_origins = [SANDBOX_ORIGIN, "http://localhost:3000"]
         if self.profile == "production" and "*" in self.cors_origins:
             raise ValueError("CDS_CORS_ORIGINS='*' is not allowed in production")
         if self.profile == "production" and "*" in self.fhir_allowed_hosts:
@@ -148,7 +147,7 @@ def load_settings(env_file: str | None = None) -> Settings:
     if env_file:
         if not Path(env_file).is_file():
             raise FileNotFoundError(f"CDS_ENV_FILE: no such file: {env_file}")
-        return Settings(_env_file=env_file)  # type: ignore[call-arg]
+        return Settings(_env_file=env_file)
     return Settings()
 
 

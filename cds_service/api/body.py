@@ -16,7 +16,9 @@ async def read_json_object(request: Request, *, max_bytes: int, max_depth: int) 
     if media_type not in ("application/json", "application/fhir+json") and not (
         media_type.startswith("application/") and media_type.endswith("+json")
     ):
-        raise UnsupportedMediaType("The request body must be JSON (Content-Type: application/json).")
+        raise UnsupportedMediaType(
+            "The request body must be JSON (Content-Type: application/json)."
+        )
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > max_bytes:
         raise PayloadTooLarge(f"The request body is larger than {max_bytes} bytes.")

@@ -27,9 +27,9 @@ async def ready(state: StateDep) -> Response:
     try:
         await run_in_threadpool(_ping)
     except Exception:  # any database failure means "not ready", never a 500
-        body = {"status": "unavailable", "database": "error"}
-        return Response(orjson.dumps(body), status_code=503, media_type="application/json")
-    body = {
+        down = {"status": "unavailable", "database": "error"}
+        return Response(orjson.dumps(down), status_code=503, media_type="application/json")
+    body: dict[str, object] = {
         "status": "ok",
         "services": len(list(state.registry)),
         "auth_required": state.settings.auth_required,

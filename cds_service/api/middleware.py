@@ -40,7 +40,7 @@ class SecurityHeaders:
 
 
 class PrivateNetworkAccess:
-    """Answer Chrome's Private Network Access preflight, so the hosted sandbox can reach localhost."""
+    """Answer Chrome's Private Network Access preflight: the hosted sandbox may reach localhost."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app

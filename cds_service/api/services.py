@@ -16,13 +16,14 @@ from starlette.responses import Response
 from cds_service.api.auth import Caller, authenticate
 from cds_service.api.body import read_json_object
 from cds_service.api.errors import documented_errors
-from cds_service.api.state import AppState, StateDep
+from cds_service.api.state import StateDep
 from cds_service.errors import BadRequest, CdsError
 from cds_service.fhir.access import FhirAccessPolicy
 from cds_service.hooks.models import HookRequest
-from cds_service.hooks.response import CdsResponse
 from cds_service.hooks.pipeline import CallReport, parse_context, run_hook
+from cds_service.hooks.response import CdsResponse
 from cds_service.security.principal import AuthenticatedClient
+from cds_service.settings import Settings
 
 router = APIRouter(tags=["CDS Hooks"])
 
@@ -65,7 +66,7 @@ async def call_service(service_id: str, request: Request, state: StateDep) -> Re
         hook_request = parse_hook_request(body)
         context = parse_context(service, hook_request)
         response = await run_hook(
-            state.engine, service, hook_request, context, access_policy(state, caller),
+            state.engine, service, hook_request, context, access_policy(state.settings, caller),
             report=report,
         )
         status = 200
@@ -102,9 +103,8 @@ def parse_hook_request(body: dict[str, object]) -> HookRequest:
     return hook_request
 
 
-def access_policy(state: AppState, caller: AuthenticatedClient) -> FhirAccessPolicy:
+def access_policy(settings: Settings, caller: AuthenticatedClient) -> FhirAccessPolicy:
     """Which FHIR servers this caller may make us call (SSRF guard)."""
-    settings = state.settings
     return FhirAccessPolicy(
         allowed_bases=caller.fhir_servers,
         allowed_hosts=tuple(settings.fhir_allowed_hosts),

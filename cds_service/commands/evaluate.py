@@ -27,7 +27,7 @@ from rich.text import Text
 
 from cds_service.api.body import parse_json_object
 from cds_service.api.errors import response_for
-from cds_service.api.services import parse_hook_request
+from cds_service.api.services import access_policy, parse_hook_request
 from cds_service.app import build_engine
 from cds_service.cards.render import RenderedCard
 from cds_service.commands._common import console, settings_or_exit
@@ -36,6 +36,7 @@ from cds_service.fhir.access import FhirAccessPolicy
 from cds_service.hooks.pipeline import CallReport, Engine, parse_context, run_hook
 from cds_service.hooks.registry import Registry, Service, build_registry
 from cds_service.hooks.response import Action
+from cds_service.security.principal import ANONYMOUS
 from cds_service.settings import Settings
 
 EXIT_REQUEST_ERROR = 2  # the API would answer 400/404/413/415: the request file is wrong
@@ -256,12 +257,7 @@ def cli_access_policy(settings: Settings, fhir_server: str | None) -> FhirAccess
     caller (CDS_FHIR_ALLOWED_HOSTS, CDS_FHIR_ALLOW_*), since the fhirServer comes from a file.
     """
     if fhir_server is None:
-        return FhirAccessPolicy(
-            allowed_bases=None,
-            allowed_hosts=tuple(settings.fhir_allowed_hosts),
-            allow_private=settings.fhir_allow_private_addresses,
-            allow_unauthenticated=settings.fhir_allow_unauthenticated,
-        )
+        return access_policy(settings, ANONYMOUS)
     host = (urlsplit(fhir_server).hostname or "").rstrip(".")
     return FhirAccessPolicy(
         allowed_bases=None,

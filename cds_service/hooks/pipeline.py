@@ -14,7 +14,7 @@ import dataclasses
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -120,7 +120,7 @@ async def run_hook(
 ) -> CdsResponse:
     """Answer one validated hook call. Raises DataUnavailable (412) when data can't be had."""
     report = report if report is not None else CallReport()
-    as_of = today or datetime.now(timezone.utc).date()
+    as_of = today or datetime.now(UTC).date()
     started = time.perf_counter()
 
     data = await resolve_prefetch(
@@ -129,15 +129,19 @@ async def run_hook(
     report.prefetch = data
     failed = [k for k in REQUIRED_KEYS if k in data.keys and data.keys[k].status == "failed"]
     if failed:
+        # The reasons name causes (no fhirServer, host not allowed, FHIR 401...), never data.
+        reasons = "; ".join(f"{k}: {data.keys[k].reason or 'unavailable'}" for k in failed)
         raise DataUnavailable(
-            "Required data could not be obtained for prefetch key(s) "
-            + ", ".join(failed)
-            + ": not in the request's prefetch and not fetchable from fhirServer.",
+            "Required data is neither in the request's prefetch nor fetchable from fhirServer ("
+            + reasons
+            + ").",
             expression=[f"prefetch.{k}" for k in failed],
         )
     patients = _resources(data, "patient")
     if not patients and data.keys.get("patient") and data.keys["patient"].status != "null":
-        raise DataUnavailable("The Patient resource could not be obtained.", ["prefetch.patient"])
+        raise DataUnavailable(
+            "The Patient resource could not be obtained.", expression=["prefetch.patient"]
+        )
 
     draft_bundle: dict[str, Any] | None = getattr(context, "draftOrders", None)
     draft_entries = _draft_resources(draft_bundle)

@@ -8,6 +8,7 @@ query restrictions (instance read; type search with reference, token-equality an
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -20,8 +21,9 @@ PREFETCH_KEYS = ("patient", "observations", "medications", "conditions")
 
 _USAGE = (
     "Needs FHIR R4 read access (prefetch or fhirServer + fhirAuthorization) to the patient's "
-    "Patient, Observation, MedicationRequest and Condition resources. Without them the service "
-    "answers 412. Cards are decision support for clinicians, not orders."
+    "Patient, Observation, MedicationRequest and Condition resources, and to Medication when "
+    "orders use medicationReference. Without them the service answers 412. Cards are decision "
+    "support for clinicians, not orders."
 )
 
 
@@ -77,7 +79,7 @@ class Registry:
     def discovery(self) -> dict[str, Any]:
         return {"services": [s.discovery_entry() for s in self._by_id.values()]}
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[Service]:
         return iter(self._by_id.values())
 
 
@@ -115,7 +117,8 @@ def build_registry(observation_codes: list[str]) -> Registry:
                 title="Muscle cramps: order check before signing",
                 description=(
                     "Checks every draft medication order about to be signed against the muscle "
-                    "cramp guideline, this patient's kidney function, electrolytes, age and problems."
+                    "cramp guideline, this patient's kidney function, electrolytes, age and "
+                    "problems."
                 ),
                 prefetch=templates,
             ),
