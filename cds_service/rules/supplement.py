@@ -14,7 +14,8 @@ level on long-term treatment says little about the indication):
 - no result in the lab window (absent from PatientFacts.labs): WARNING "check levels" with an
   order-labs suggestion (this electrolyte plus the companion one when that is missing too);
 - normal: WARNING against empirical supplementation.
-A value exactly at the threshold is not low.
+A value exactly at the threshold is not low, nor one within CONVERSION_TOLERANCE_MMOL_PER_L
+below it (the same threshold converted from mg/dL, e.g. 1.7 mg/dL = 0.6994 mmol/L).
 """
 
 from __future__ import annotations
@@ -114,14 +115,23 @@ def card_specs(name: str) -> dict[str, CardSpec]:
     }
 
 
+# Conventional cut-offs are one threshold stated at lab precision in two units ("< 0.70
+# mmol/L" = "< 1.7 mg/dL"), but 1.7 mg/dL converts to 0.6994 mmol/L (x 0.41144). A value is
+# low only when it is below the threshold by more than this conversion-rounding margin, so
+# 1.7 mg/dL is not low while 1.69 mg/dL (0.695) and 0.69 mmol/L are. Far below any reported
+# precision (0.01 mmol/L; 0.1 for potassium, whose mEq/L and mmol/L are 1:1).
+CONVERSION_TOLERANCE_MMOL_PER_L = 0.002
+
+
 def is_low(lab: LabValue, threshold: float) -> bool:
-    """Below the threshold, or flagged low by the lab; exactly at the threshold is not low."""
+    """Below the threshold (beyond the conversion-rounding tolerance), or flagged low by the
+    lab; a value at the threshold, stated in either unit, is not low."""
     if lab.interpretation == "low":
         return True
     if lab.comparator in ("<", "<="):
         return lab.value <= threshold
     at_most = lab.at_most()
-    return at_most is not None and at_most < threshold
+    return at_most is not None and at_most < threshold - CONVERSION_TOLERANCE_MMOL_PER_L
 
 
 def supplement_findings(inp: RuleInput, e: Electrolyte) -> list[Finding]:

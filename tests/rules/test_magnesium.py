@@ -103,6 +103,36 @@ def test_deficiency_borderlines(value, interpretation, card):
     assert mg_cards(patient) == [card]
 
 
+MG_DL = 0.41144  # mg/dL -> mmol/L, as the clinical layer converts
+
+
+@pytest.mark.parametrize(
+    ("value", "card"),
+    [
+        (1.7 * MG_DL, "magnesium-not-deficient"),  # 0.6994: the conventional cut-off itself
+        (1.69 * MG_DL, "magnesium-repletion-info"),  # 0.6953
+        (0.698, "magnesium-not-deficient"),  # exactly threshold - tolerance: not low
+        (0.6979, "magnesium-repletion-info"),
+        (0.69, "magnesium-repletion-info"),
+        (0.70, "magnesium-not-deficient"),
+    ],
+)
+def test_conversion_rounding_tolerance(value, card):
+    assert mg_cards(facts(labs=(egfr(90), lab("magnesium", value)))) == [card]
+
+
+def test_tolerance_also_decides_the_renal_card_low_flag():
+    for value, low in ((1.7 * MG_DL, False), (1.69 * MG_DL, True)):
+        patient = facts(labs=(egfr(40), lab("magnesium", value)))
+        [renal] = [f for f in run(inp("order-sign", patient, med(MG))) if "renal" in f.card_key]
+        assert renal.values["level_low"] is low
+
+
+def test_less_than_comparator_at_threshold_is_low():
+    patient = facts(labs=(egfr(90), lab("magnesium", 0.7, comparator="<")))
+    assert mg_cards(patient) == ["magnesium-repletion-info"]
+
+
 def test_threshold_is_configurable():
     patient = facts(labs=(egfr(90), lab("magnesium", 0.72)))
     cards = mg_cards(patient, thresholds=Thresholds(hypomagnesemia_mmol_per_l=0.75))

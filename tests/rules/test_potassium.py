@@ -16,7 +16,12 @@ def k_cards(patient, *orders, hook="order-sign"):
 
 @pytest.mark.parametrize(
     ("value", "card"),
-    [(3.49, "potassium-repletion-info"), (3.5, "potassium-not-deficient")],
+    [
+        (3.49, "potassium-repletion-info"),
+        (3.497, "potassium-repletion-info"),  # beyond the 0.002 conversion tolerance
+        (3.499, "potassium-not-deficient"),  # within it (K is 1:1, never reported so)
+        (3.5, "potassium-not-deficient"),
+    ],
 )
 def test_hypokalaemia_borderline(value, card):
     assert k_cards(facts(labs=(egfr(90), lab("potassium", value)))) == [card]
