@@ -8,9 +8,10 @@ guideline gives a number (OTC labels say "ask a doctor if you have kidney diseas
 
 Level (runs as well; in patient-view only for supplements taken "for cramps", because a normal
 level on long-term treatment says little about the indication):
-- documented low (value < threshold, the lab's own "low" flag, the deficiency on the problem
-  list or as the order's reason): no warning; an INFO card with dosing information, unless the
-  kidney card already fired (then that card says the level is low);
+- documented low (value < threshold or the lab's own "low" flag; the deficiency as the order's
+  reason; the deficiency on the problem list only when there is no result in the lab window,
+  since a current result outranks a possibly stale entry): no warning; an INFO card with
+  dosing information, unless the kidney card already fired (then it says the level is low);
 - no result in the lab window (absent from PatientFacts.labs): WARNING "check levels" with an
   order-labs suggestion (this electrolyte plus the companion one when that is missing too);
 - normal: WARNING against empirical supplementation.
@@ -134,6 +135,14 @@ def is_low(lab: LabValue, threshold: float) -> bool:
     return at_most is not None and at_most < threshold - CONVERSION_TOLERANCE_MMOL_PER_L
 
 
+def documented_low(inp: RuleInput, e: Electrolyte, lab: LabValue | None) -> bool:
+    """A result in the lab window decides; the coded deficiency counts only without one (a
+    problem-list entry is often left over from an old episode)."""
+    if lab is not None:
+        return is_low(lab, e.threshold(inp.thresholds))
+    return inp.facts.has_condition(e.low_group)
+
+
 def supplement_findings(inp: RuleInput, e: Electrolyte) -> list[Finding]:
     findings: list[Finding] = []
     for order in inp.targets:
@@ -158,7 +167,7 @@ def _renal(inp: RuleInput, e: Electrolyte, order: Medication, kidney: Kidney) ->
         return None
     spec = e.renal_severe if kidney.band == "severe" else e.renal_moderate
     lab = inp.facts.lab(e.analyte)
-    low = lab is not None and is_low(lab, e.threshold(inp.thresholds))
+    low = documented_low(inp, e, lab)
     evidence = [order_evidence(order), *kidney.evidence]
     if lab is not None:
         evidence.append(lab_evidence(lab))
@@ -171,7 +180,7 @@ def _renal(inp: RuleInput, e: Electrolyte, order: Medication, kidney: Kidney) ->
             "ckd_without_egfr": kidney.ckd_without_egfr,
             "level": lab.value if lab else None,
             "level_date": lab.when if lab else None,
-            "level_low": low or inp.facts.has_condition(e.low_group),
+            "level_low": low,
         },
     )
 
@@ -181,7 +190,8 @@ def _level(
 ) -> Finding | None:
     threshold = e.threshold(inp.thresholds)
     lab = inp.facts.lab(e.analyte)
-    conditions = inp.facts.conditions_in(e.low_group)
+    # The coded deficiency documents it only when there is no result in the window.
+    conditions = inp.facts.conditions_in(e.low_group) if lab is None else ()
     by_lab = lab is not None and is_low(lab, threshold)
     by_reason = e.low_group in order.reason_groups
     evidence: list[Evidence] = [order_evidence(order)]

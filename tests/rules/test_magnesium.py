@@ -139,9 +139,52 @@ def test_threshold_is_configurable():
     assert cards == ["magnesium-repletion-info"]
 
 
-def test_hypomagnesemia_condition_documents_deficiency():
-    patient = facts(labs=(egfr(90), lab("magnesium", 0.8)), conditions=(cond("hypomagnesemia"),))
-    assert mg_cards(patient) == ["magnesium-repletion-info"]
+HYPOMG = (cond("hypomagnesemia"),)
+
+
+def test_hypomagnesemia_condition_documents_deficiency_when_no_result():
+    [finding] = [
+        f
+        for f in run(inp("order-sign", facts(labs=(egfr(90),), conditions=HYPOMG), med(MG)))
+        if f.card_key.startswith("magnesium")
+    ]
+    assert finding.card_key == "magnesium-repletion-info"
+    assert finding.values["by_condition"] is True
+    assert finding.suggestions[0].labs == ("magnesium",)
+
+
+@pytest.mark.parametrize(
+    ("value", "card"),
+    [
+        (0.8, "magnesium-not-deficient"),  # the current normal result outranks the entry
+        (0.70, "magnesium-not-deficient"),
+        (0.69, "magnesium-repletion-info"),
+    ],
+)
+def test_current_result_outranks_coded_hypomagnesemia(value, card):
+    patient = facts(labs=(egfr(90), lab("magnesium", value)), conditions=HYPOMG)
+    assert mg_cards(patient) == [card]
+
+
+def test_coded_hypomagnesemia_with_low_result_is_documented_by_the_lab():
+    patient = facts(labs=(egfr(90), lab("magnesium", 0.6)), conditions=HYPOMG)
+    [finding] = [
+        f for f in run(inp("order-sign", patient, med(MG))) if f.card_key.startswith("magnesium")
+    ]
+    assert finding.values["by_lab"] is True and finding.values["by_condition"] is False
+
+
+def test_renal_card_low_flag_follows_the_current_result_not_the_entry():
+    for labs, low in (((egfr(40), lab("magnesium", 0.9)), False), ((egfr(40),), True)):
+        patient = facts(labs=labs, conditions=HYPOMG)
+        [renal] = [f for f in run(inp("order-sign", patient, med(MG))) if "renal" in f.card_key]
+        assert renal.values["level_low"] is low
+
+
+def test_hypomagnesemia_reason_documents_deficiency_even_with_a_normal_result():
+    patient = facts(labs=(egfr(90), lab("magnesium", 0.8)))
+    order = med(MG, reasons=("hypomagnesemia",))
+    assert mg_cards(patient, order) == ["magnesium-repletion-info"]
 
 
 def test_hypomagnesemia_reason_documents_deficiency_and_orders_missing_level():

@@ -55,9 +55,30 @@ def test_no_k_result_orders_k_and_mg():
     assert finding.suggestions[0].labs == ("potassium", "magnesium")
 
 
-def test_hypokalemia_condition_documents_deficiency():
-    patient = facts(labs=(egfr(90), lab("potassium", 3.8)), conditions=(cond("hypokalemia"),))
-    assert k_cards(patient) == ["potassium-repletion-info"]
+HYPOK = (cond("hypokalemia"),)
+
+
+def test_hypokalemia_condition_documents_deficiency_when_no_result():
+    assert k_cards(facts(labs=(egfr(90),), conditions=HYPOK)) == ["potassium-repletion-info"]
+
+
+@pytest.mark.parametrize(
+    ("value", "card"),
+    [
+        (4.6, "potassium-not-deficient"),  # the current normal result outranks the entry
+        (3.5, "potassium-not-deficient"),
+        (3.49, "potassium-repletion-info"),
+    ],
+)
+def test_current_result_outranks_coded_hypokalemia(value, card):
+    assert k_cards(facts(labs=(egfr(90), lab("potassium", value)), conditions=HYPOK)) == [card]
+
+
+def test_hypokalemia_reason_documents_deficiency_even_with_a_normal_result():
+    order = med(K, reasons=("hypokalemia",))
+    assert k_cards(facts(labs=(egfr(90), lab("potassium", 3.8))), order) == [
+        "potassium-repletion-info"
+    ]
 
 
 def test_potassium_containing_never_fires():
