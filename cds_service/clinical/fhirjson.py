@@ -73,6 +73,17 @@ def concept_text(concept: object) -> str | None:
     return None
 
 
+def read_concept(concept: object) -> tuple[list[Coding], str | None]:
+    """`codings(concept)` and `concept_text(concept)`, reading the codings once."""
+    found = codings(concept)
+    if not isinstance(concept, dict):
+        return found, None
+    text = clean(concept.get("text"))
+    if text:
+        return found, text
+    return found, next((display for _system, _code, display in found if display), None)
+
+
 def number(value: object) -> float | None:
     """A finite JSON number (bool excluded: True is not 1 mmol/L); else None."""
     if isinstance(value, bool) or not isinstance(value, int | float):

@@ -20,11 +20,13 @@ from typing import Any
 from cds_service.clinical.fhirjson import reference_key
 from cds_service.clinical.observation import (
     VALID_STATUSES,
-    LabResult,
+    Candidate,
     LabSkip,
-    analyte_of,
+    build_result,
+    lab_code,
     observation_date,
-    read_results,
+    quick_candidate,
+    read_candidates,
 )
 from cds_service.clinical.terminology import Terminology
 from cds_service.clinical.types import LabValue
@@ -41,19 +43,37 @@ class LabReading:
 @dataclass(slots=True)
 class _Choice:
     key: _SortKey
-    result: LabResult
+    candidate: Candidate  # built into a LabResult only if it stays the choice
     when: date | None
-    source_id: str | None
+    observation: dict[str, Any]
 
 
 @dataclass(slots=True)
 class _Tally:
+    oldest: date
+    newest: date
     dated: dict[str, _Choice] = field(default_factory=dict)
     undated: dict[str, _Choice] = field(default_factory=dict)
     too_old: dict[str, date] = field(default_factory=dict)
     status: Counter[tuple[str, str]] = field(default_factory=Counter)
     skipped: Counter[str] = field(default_factory=Counter)
     future: Counter[str] = field(default_factory=Counter)
+
+    def add(
+        self, obs: dict[str, Any], candidate: Candidate, dated: tuple[date | None, str]
+    ) -> None:
+        """Count one usable result; keep it if it is the best so far for its analyte."""
+        analyte, rank = candidate[0], candidate[2]
+        when, stamp = dated
+        if when is None:
+            _keep(self.undated, (0, -rank, ""), candidate, None, obs)
+        elif when > self.newest:
+            self.future[analyte] += 1
+        elif when < self.oldest:
+            if analyte not in self.too_old or when > self.too_old[analyte]:
+                self.too_old[analyte] = when
+        else:
+            _keep(self.dated, (when.toordinal(), -rank, stamp), candidate, when, obs)
 
 
 def read_labs(
@@ -66,50 +86,48 @@ def read_labs(
     """The latest valid LabValue per analyte, and data notes. Never raises on bad input."""
     oldest = as_of - timedelta(days=max_age_days)
     newest = as_of + timedelta(days=1)  # a result "tomorrow" is a time-zone edge, not an error
-    tally = _Tally()
+    tally = _Tally(oldest, newest)
+    lab_codes = terminology.lab_codes
     for obs in observations:
         if isinstance(obs, dict) and obs.get("resourceType") == "Observation":
-            _read_one(obs, terminology, tally, oldest, newest)
+            # Most results have the usual shape: one quick pass; anything else, the full read.
+            quick = quick_candidate(obs, lab_codes)
+            if quick is not None:
+                tally.add(obs, quick, observation_date(obs))
+            else:
+                _read_one(obs, terminology, tally)
     return LabReading(_choose(tally), _notes(tally, max_age_days))
 
 
-def _read_one(
-    obs: dict[str, Any], terminology: Terminology, tally: _Tally, oldest: date, newest: date
-) -> None:
+def _read_one(obs: dict[str, Any], terminology: Terminology, tally: _Tally) -> None:
     status = obs.get("status")
     if not isinstance(status, str) or status not in VALID_STATUSES:
-        found = analyte_of(terminology, obs.get("code"))
+        found = lab_code(terminology, obs.get("code"))
         if found is not None and status not in ("entered-in-error", "cancelled"):
             tally.status[(found[0], str(status)[:20])] += 1
         return
-    results = read_results(obs, terminology)
-    if not results:
+    candidates = read_candidates(obs, terminology)
+    if not candidates:
         return
-    when, stamp = observation_date(obs)
-    source_id = reference_key(obs)
-    for result in results:
-        if isinstance(result, LabSkip):
-            tally.skipped[str(result)] += 1
-            continue
-        analyte = result.analyte
-        rank = terminology.preference_rank(result.code)
-        if when is None:
-            key: _SortKey = (0, -rank, "")
-            _keep(tally.undated, analyte, _Choice(key, result, None, source_id))
-        elif when > newest:
-            tally.future[analyte] += 1
-        elif when < oldest:
-            if analyte not in tally.too_old or when > tally.too_old[analyte]:
-                tally.too_old[analyte] = when
+    dated = observation_date(obs)
+    for candidate in candidates:
+        if isinstance(candidate, LabSkip):
+            tally.skipped[str(candidate)] += 1
         else:
-            key = (when.toordinal(), -rank, stamp)
-            _keep(tally.dated, analyte, _Choice(key, result, when, source_id))
+            tally.add(obs, candidate, dated)
 
 
-def _keep(best: dict[str, _Choice], analyte: str, choice: _Choice) -> None:
-    current = best.get(analyte)
-    if current is None or choice.key > current.key:
-        best[analyte] = choice
+def _keep(
+    best: dict[str, _Choice],
+    key: _SortKey,
+    candidate: Candidate,
+    when: date | None,
+    obs: dict[str, Any],
+) -> None:
+    """Keep the candidate if it beats the current choice (on a tie, the first one stays)."""
+    current = best.get(candidate[0])
+    if current is None or key > current.key:
+        best[candidate[0]] = _Choice(key, candidate, when, obs)
 
 
 def _undated_usable(tally: _Tally, analyte: str) -> bool:
@@ -122,14 +140,14 @@ def _choose(tally: _Tally) -> dict[str, LabValue]:
     undated = [a for a in tally.undated if _undated_usable(tally, a)]
     for analyte in (*tally.dated, *undated):
         choice = tally.dated.get(analyte) or tally.undated[analyte]
-        result = choice.result
+        result = build_result(choice.candidate)
         labs[analyte] = LabValue(
             analyte=result.analyte,
             value=result.value,
             comparator=result.comparator,
             when=choice.when,
             original=result.original,
-            source_id=choice.source_id,
+            source_id=reference_key(choice.observation),
             code=result.code,
             interpretation=result.interpretation,
             note=result.note,

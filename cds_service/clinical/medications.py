@@ -19,9 +19,9 @@ from cds_service.clinical.fhirjson import (
     Coding,
     clean,
     codings,
-    concept_text,
     dicts,
     parse_date,
+    read_concept,
     reference_key,
 )
 from cds_service.clinical.strength import Strength
@@ -70,6 +70,7 @@ def read_medication(
     # reasonCode: R4/STU3 (an object, as the sandbox sends, is read as a one-item array);
     # reasonCodeableConcept: DSTU2 MedicationOrder.
     reasons = [*dicts(order.get("reasonCode")), *dicts(order.get("reasonCodeableConcept"))]
+    reason_codings = [codings(r) for r in reasons]
     return Medication(
         reference=reference_key(order),
         resource_type=rtype,
@@ -83,9 +84,9 @@ def read_medication(
             dose for d in dosages if (dose := daily_dose_mg(d, strength)) is not None
         ),
         reason_groups=frozenset(
-            g for r in reasons for g in terminology.condition_groups(codings(r))
+            g for found in reason_codings for g in terminology.condition_groups(found)
         ),
-        mentions_cramp=_mentions_cramp(display, parts, reasons, dosages, order),
+        mentions_cramp=_mentions_cramp(display, parts, reasons, reason_codings, dosages, order),
         selected=selected,
         authored=parse_date(order.get("authoredOn")) or parse_date(order.get("dateWritten")),
     )
@@ -111,7 +112,8 @@ def _drug(order: dict[str, Any], index: Mapping[str, dict[str, Any]]) -> tuple[l
     """The drug's coded parts and its display name."""
     concept = order.get("medicationCodeableConcept")
     if isinstance(concept, dict):
-        return [_Part(codings(concept), concept_text(concept))], _display(concept_text(concept))
+        found, text = read_concept(concept)
+        return [_Part(found, text)], _display(text)
     holder = order.get("medicationReference")
     if not isinstance(holder, dict):
         return [], _display(None)
@@ -120,7 +122,7 @@ def _drug(order: dict[str, Any], index: Mapping[str, dict[str, Any]]) -> tuple[l
     if medication is None:
         return [_Part([], shown)], _display(shown)
     code = medication.get("code")
-    parts = [_Part(codings(code), concept_text(code))] if isinstance(code, dict) else []
+    parts = [_Part(*read_concept(code))] if isinstance(code, dict) else []
     ingredients = [_ingredient(i) for i in dicts(medication.get("ingredient"))]
     ingredients = [i for i in ingredients if i.codings or i.text]
     if len(ingredients) > 1 or not parts:
@@ -154,7 +156,7 @@ def _ingredient(ingredient: dict[str, Any]) -> _Part:
         concept = item.get("concept") if isinstance(item.get("concept"), dict) else None
         if concept is None:
             return _Part([], clean(item.get("display")))
-    return _Part(codings(concept), concept_text(concept))
+    return _Part(*read_concept(concept))
 
 
 def _display(text: str | None) -> str:
@@ -167,11 +169,11 @@ def _sequence(dosage: dict[str, Any]) -> float:
 
 
 def _route(dosage: dict[str, Any]) -> str | None:
-    route = dosage.get("route")
-    for text in (concept_text(route), *(d for _s, _c, d in codings(route))):
-        found = route_from_text(text)
-        if found:
-            return found
+    found, shown = read_concept(dosage.get("route"))
+    for text in (shown, *(d for _s, _c, d in found)):
+        route = route_from_text(text)
+        if route:
+            return route
     return None
 
 
@@ -193,14 +195,17 @@ def _strength(parts: list[_Part], terminology: Terminology) -> Strength | None:
 
 
 def _mentions_cramp(display: str, parts: list[_Part], reasons: list[dict[str, Any]],
-                    dosages: list[dict[str, Any]], order: dict[str, Any]) -> bool:  # fmt: skip
+                    reason_codings: list[list[Coding]], dosages: list[dict[str, Any]],
+                    order: dict[str, Any]) -> bool:  # fmt: skip
     texts: list[str | None] = [display, *(p.text for p in parts)]
-    for reason in reasons:
+    for reason, found in zip(reasons, reason_codings, strict=True):
         texts.append(clean(reason.get("text")))
-        texts.extend(d for _s, _c, d in codings(reason))
+        texts.extend(d for _s, _c, d in found)
     for dosage in dosages:
         texts.append(clean(dosage.get("text")))
         texts.append(clean(dosage.get("patientInstruction")))
     texts.extend(clean(note.get("text")) for note in dicts(order.get("note")))
     texts.append(clean(order.get("note")))  # DSTU2: a plain string
-    return any(_CRAMP.search(t) for t in texts if t)
+    # One search over all texts: a line break is not a word character, so `\bcramp` matches
+    # the joined text exactly where it matches one of the texts.
+    return _CRAMP.search("\n".join(t for t in texts if t)) is not None

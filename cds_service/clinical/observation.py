@@ -8,14 +8,16 @@ caller turns into a data note. Nothing else is raised.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from cds_service.clinical.fhirjson import clean, codings, dicts, number, parse_date
-from cds_service.clinical.terminology import Terminology
+from cds_service.clinical.terminology import LOINC_SYSTEMS, Terminology
 from cds_service.clinical.types import Analyte, Comparator, Interpretation
-from cds_service.clinical.units import UnitError, convert
+from cds_service.clinical.units import Converted, UnitError, convert
 
 VALID_STATUSES = frozenset({"final", "amended", "corrected"})
 UCUM = "http://unitsofmeasure.org"
@@ -64,25 +66,100 @@ class LabResult:
     note: str | None
 
 
-def analyte_of(terminology: Terminology, concept: object) -> tuple[Analyte, str] | None:
+# (analyte, code as read, preference rank) of a coding that names one of our analytes
+LabCode = tuple[Analyte, str, int]
+# A result recognised and checked, not yet built: (analyte, code, rank, value holder). Only the
+# result chosen for its analyte is built into a LabResult (`build_result`).
+Candidate = tuple[Analyte, str, int, dict[str, Any]]
+
+
+def lab_code(terminology: Terminology, concept: object) -> LabCode | None:
     """The first coding of a CodeableConcept that names one of our analytes (hot path: no
     display is read)."""
     if not isinstance(concept, dict):
         return None
     for coding in dicts(concept.get("coding")):
-        code = clean(coding.get("code"))
-        system = coding.get("system")
-        analyte = terminology.analyte(system if isinstance(system, str) else None, code)
-        if analyte is not None and code is not None:
-            return analyte, code
+        found = terminology.lab_code(coding.get("system"), coding.get("code"))
+        if found is not None:
+            return found
     return None
+
+
+# (analyte, UCUM code, unit text) -> canonical-unit factor, 0.0 when `convert` refuses it.
+# Units come from a small vocabulary; the size cap keeps junk units from growing it.
+_FACTORS: dict[tuple[str, str | None, str | None], float] = {}
+_FACTORS_MAX = 1024
+
+
+def quick_candidate(obs: dict[str, Any], lab_codes: Mapping[str, LabCode]) -> Candidate | None:
+    """The usual lab Observation, checked in one pass: a final/amended/corrected status, a
+    LOINC coding with a clean code, a plain positive valueQuantity in a known unit, no
+    components. None means "not that shape": `read_candidates` decides (same rules, slower).
+    """
+    status = obs.get("status")
+    if type(status) is not str or status not in VALID_STATUSES or "component" in obs:
+        return None
+    found = _quick_code(obs.get("code"), lab_codes)
+    quantity = obs.get("valueQuantity")
+    if found is None or type(quantity) is not dict or "comparator" in quantity:
+        return None
+    value = quantity.get("value")
+    if (type(value) is not float and type(value) is not int) or not 0 < value < math.inf:
+        return None
+    factor = _unit_factor(found[0], quantity)
+    low, high = PLAUSIBLE[found[0]]
+    if not low <= float(value) * factor <= high:  # factor 0.0: not convertible, fails here
+        return None
+    return (*found, obs)
+
+
+def _quick_code(concept: object, lab_codes: Mapping[str, LabCode]) -> LabCode | None:
+    """`lab_code` for codings whose codes need no cleaning; None when unsure."""
+    codings = concept.get("coding") if type(concept) is dict else None
+    if type(codings) is not list:
+        return None
+    for coding in codings:
+        if type(coding) is not dict:
+            continue
+        system, code = coding.get("system"), coding.get("code")
+        if type(code) is not str or (isinstance(system, str) and system not in LOINC_SYSTEMS):
+            continue  # cannot name an analyte
+        found = lab_codes.get(code)
+        if found is not None:
+            return found
+        if not code.isascii() or code != code.strip():
+            return None  # cleaning might make it one of ours: let lab_code decide
+    return None
+
+
+def _unit_factor(analyte: Analyte, quantity: dict[str, Any]) -> float:
+    """`convert`'s factor for a UCUM (or system-less) quantity's unit; 0.0 when unknown."""
+    system, code, unit = quantity.get("system"), quantity.get("code"), quantity.get("unit")
+    if system is not None and system != UCUM:
+        return 0.0
+    key = (analyte, code, unit)
+    try:
+        factor = _FACTORS.get(key)
+    except TypeError:  # a list or object where a string belongs
+        return 0.0
+    if factor is None:
+        try:
+            factor = convert(analyte, 1.0, clean(code), clean(unit)).value
+        except UnitError:
+            factor = 0.0
+        if len(_FACTORS) < _FACTORS_MAX:
+            _FACTORS[key] = factor
+    return factor
 
 
 def observation_date(obs: dict[str, Any]) -> tuple[date | None, str]:
     """effective[x] (period: end, else start), else issued; with the raw text for tie-breaks."""
+    raw: object = obs.get("effectiveDateTime")
+    when = parse_date(raw)
+    if when is not None:  # the usual case: nothing else is read
+        return when, str(raw)
     period = obs.get("effectivePeriod")
     candidates = (
-        obs.get("effectiveDateTime"),
         period.get("end") if isinstance(period, dict) else None,
         period.get("start") if isinstance(period, dict) else None,
         obs.get("effectiveInstant"),
@@ -95,41 +172,73 @@ def observation_date(obs: dict[str, Any]) -> tuple[date | None, str]:
     return None, ""
 
 
-def read_results(obs: dict[str, Any], terminology: Terminology) -> list[LabResult | LabSkip]:
-    """Results of one Observation: the top-level value, else components (one per analyte)."""
-    out: list[LabResult | LabSkip] = []
-    seen: set[str] = set()
-    top = analyte_of(terminology, obs.get("code"))
+def read_candidates(obs: dict[str, Any], terminology: Terminology) -> list[Candidate | LabSkip]:
+    """Results of one Observation, checked but not built: the top-level value, else
+    components (one per analyte)."""
+    out: list[Candidate | LabSkip] = []
+    top = lab_code(terminology, obs.get("code"))
+    seen = ""  # analyte with a usable top-level value (components of it are ignored)
     if top is not None and _has_value(obs):
-        first = _result(top[0], top[1], obs)
-        out.append(first)
-        if isinstance(first, LabResult):
-            seen.add(first.analyte)
-    for component in dicts(obs.get("component")):
-        found = analyte_of(terminology, component.get("code"))
-        if found is None or found[0] in seen:
-            continue
-        result = _result(found[0], found[1], component)
-        if isinstance(result, LabResult):
-            seen.add(found[0])
-        out.append(result)
+        skip = check_value(top[0], obs)
+        out.append((*top, obs) if skip is None else skip)
+        seen = top[0] if skip is None else ""
+    components = obs.get("component")
+    if components is not None:
+        _read_components(components, terminology, out, {seen} if seen else set())
     if top is not None and not out:
         out.append(LabSkip(f"{top[0]}: no value"))
     return out
+
+
+def _read_components(
+    components: object, terminology: Terminology, out: list[Candidate | LabSkip], seen: set[str]
+) -> None:
+    for component in dicts(components):
+        found = lab_code(terminology, component.get("code"))
+        if found is None or found[0] in seen:
+            continue
+        skip = check_value(found[0], component)
+        if skip is None:
+            seen.add(found[0])
+            out.append((*found, component))
+        else:
+            out.append(skip)
+
+
+def read_results(obs: dict[str, Any], terminology: Terminology) -> list[LabResult | LabSkip]:
+    """Results of one Observation, built: the top-level value, else components."""
+    return [
+        item if isinstance(item, LabSkip) else build_result(item)
+        for item in read_candidates(obs, terminology)
+    ]
+
+
+def check_value(analyte: Analyte, holder: dict[str, Any]) -> LabSkip | None:
+    """Why the value in `holder` can't be used, or None when it can."""
+    try:
+        _quantity(analyte, holder)
+    except LabSkip as exc:
+        return exc
+    except UnitError as exc:
+        return LabSkip(str(exc))
+    return None
+
+
+def build_result(candidate: Candidate) -> LabResult:
+    """The LabResult of a checked candidate."""
+    analyte, code, _rank, holder = candidate
+    return _parse(analyte, code, holder)
 
 
 def _has_value(holder: dict[str, Any]) -> bool:
     return "valueQuantity" in holder or any(key.startswith("value") for key in holder)
 
 
-def _result(analyte: Analyte, code: str, holder: dict[str, Any]) -> LabResult | LabSkip:
-    try:
-        return _parse(analyte, code, holder)
-    except (LabSkip, UnitError) as exc:
-        return exc if isinstance(exc, LabSkip) else LabSkip(str(exc))
-
-
-def _parse(analyte: Analyte, code: str, holder: dict[str, Any]) -> LabResult:
+def _quantity(
+    analyte: Analyte, holder: dict[str, Any]
+) -> tuple[float, Comparator | None, str | None, str | None, Converted]:
+    """(value as written, comparator, unit code, unit text, converted); raises LabSkip or
+    UnitError when the value can't be used."""
     quantity = holder.get("valueQuantity")
     if not isinstance(quantity, dict):
         raise LabSkip(f"{analyte}: value is not a quantity")
@@ -145,6 +254,11 @@ def _parse(analyte: Analyte, code: str, holder: dict[str, Any]) -> LabResult:
     low, high = PLAUSIBLE[analyte]
     if not low <= converted.value <= high:
         raise LabSkip(f"{analyte}: implausible value")
+    return raw, comparator, unit_code, unit_text, converted
+
+
+def _parse(analyte: Analyte, code: str, holder: dict[str, Any]) -> LabResult:
+    raw, comparator, unit_code, unit_text, converted = _quantity(analyte, holder)
     shown_unit = unit_text or unit_code or ""
     original = f"{comparator or ''}{raw:g} {shown_unit}".strip()
     return LabResult(

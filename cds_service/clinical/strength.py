@@ -8,6 +8,7 @@ the dose is then unknown rather than guessed.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Literal
@@ -35,8 +36,11 @@ class Strength:
 def parse_strength(name: str | None) -> Strength | None:
     """The single mg strength in a product name, or None (no strength, or several)."""
     text = clean(name)
-    if not text:
-        return None
+    return _strength(text) if text else None
+
+
+@functools.lru_cache(maxsize=4096)  # product names recur across orders
+def _strength(text: str) -> Strength | None:
     found = _STRENGTH.findall(text)
     if len(found) != 1:
         return None

@@ -10,14 +10,14 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, cast
 
 import yaml
 
-from cds_service.clinical.fhirjson import Coding
+from cds_service.clinical.fhirjson import Coding, clean
 from cds_service.clinical.strength import Strength, parse_strength
 from cds_service.clinical.terminology_coded import build_conditions, build_labs, icd_key
 from cds_service.clinical.terminology_drugs import DrugConcept, DrugIndex, GroupRef
@@ -89,12 +89,17 @@ class Terminology:
         labs = build_labs(codes, groups.get("analytes"))
         self._analytes = cast(dict[str, Analyte], labs.analytes)
         self._preference = labs.preference
+        # code -> (analyte, code, rank): one dict hit per lab coding on the hot path
+        self.lab_codes: Mapping[str, tuple[Analyte, str, int]] = {
+            code: (analyte, code, labs.preference[code]) for code, analyte in self._analytes.items()
+        }
         self._query_codes = tuple(labs.query_codes)
         conditions = build_conditions(codes, groups.get("condition_groups"))
         self._snomed, self._icd = conditions.snomed, conditions.icd
         self.condition_group_ids = tuple(conditions.group_ids)
         for gid, target in self._if_combination.items():
             need(target in self.drug_group_ids, f"drug_groups.{gid}", f"unknown group {target}")
+        self._cached_groups = functools.lru_cache(maxsize=4096)(self._medication_groups)
 
     @classmethod
     def load(cls) -> Terminology:
@@ -124,8 +129,21 @@ class Terminology:
 
         `dosage_route` is the route the order gives; `combination` says the concept is one
         ingredient of a multi-ingredient medication (supplement groups become *_containing).
+        Answers are cached: the terminology never changes and the same drugs recur.
         """
-        codings = list(codings)
+        concept = tuple(codings)
+        try:
+            return self._cached_groups(concept, text, dosage_route, combination)
+        except TypeError:  # unhashable values inside a coding: no caching
+            return self._medication_groups(concept, text, dosage_route, combination)
+
+    def _medication_groups(
+        self,
+        codings: tuple[Coding, ...],
+        text: str | None,
+        dosage_route: str | None,
+        combination: bool,
+    ) -> MedMatch:
         hits: list[_Hit] = []
         for system, code, _display in codings:
             if code and system in RXNORM_SYSTEMS:
@@ -203,6 +221,20 @@ class Terminology:
         if not code or (system is not None and system not in LOINC_SYSTEMS):
             return None
         return self._analytes.get(code.strip())
+
+    def lab_code(self, system: object, code: object) -> tuple[Analyte, str, int] | None:
+        """`analyte` for a coding's raw JSON values: (analyte, code, preference rank), or None.
+
+        A system that is not a string reads as absent, as does a code that is not a string.
+        """
+        if isinstance(system, str) and system not in LOINC_SYSTEMS:
+            return None
+        if type(code) is str:
+            found = self.lab_codes.get(code)  # exact match: a clean code, the usual case
+            if found is not None:
+                return found
+        cleaned = clean(code)
+        return self.lab_codes.get(cleaned) if cleaned else None
 
     def preference_rank(self, code: str | None) -> int:
         """0 for the most preferred code of an analyte (eGFR: CKD-EPI 2021); higher is worse."""

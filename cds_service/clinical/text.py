@@ -7,6 +7,7 @@ into lower-case alphanumeric words once; names are looked up by their first word
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -88,6 +89,11 @@ _DATA_ROUTES = {"intrathecal-injection": "intrathecal"}
 
 def route_from_text(text: str | None) -> str | None:
     """Route words to a route: "Oral route" -> oral, "Buccal route" -> oral-mucosal."""
+    return _route(text) if isinstance(text, str) else None
+
+
+@functools.lru_cache(maxsize=1024)  # route texts come from a small vocabulary
+def _route(text: str) -> str | None:
     tokens = set(words(text))
     if not tokens:
         return None
