@@ -64,7 +64,7 @@ def _suggestion(
         actions.append(
             Action(
                 type="create",
-                description=catalog.action_text("create_baclofen", schedule=schedule.summary),
+                description=catalog.baclofen_action_text(spec.schedule),
                 resource=baclofen_request(schedule, patient, catalog),
             )
         )
@@ -75,13 +75,13 @@ def _suggestion(
         actions.append(
             Action(
                 type="create",
-                description=catalog.action_text("create_lab", lab=lab.text),
+                description=catalog.lab_action_text(lab_id),
                 resource=lab_request(lab_id, patient, catalog),
             )
         )
     if not actions:
         return None
-    label = catalog.label(
+    label = catalog.suggestion_label(
         finding.card_key,
         spec.kind,
         schedule=schedule.summary if schedule else None,

@@ -18,10 +18,15 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
 _MARKDOWN = re.compile(r"([\\`*_\[\]()#|~!])")
 _BULLET_START = re.compile(r"^([-+=])(?=\s|$)")  # "- x" would start a list item
 _NUMBER_START = re.compile(r"^(\d+)\.(?=\s|$)")  # "1. x" would start a numbered list
+# Anything escape_markdown_html could change: Markdown or HTML specials, or a list-item start.
+# Most values (drug names, "3.1 mmol/L") have none and are returned as they are.
+_MAY_NEED_ESCAPING = re.compile(r"[\\`*_\[\]()#|~!&<>\"']|^[-+=](?:\s|$)|^\d+\.(?:\s|$)")
 
 
 def one_line(text: str) -> str:
     """Newlines, tabs and other control characters become single spaces."""
+    if text.isprintable():  # no control characters: nothing for _CONTROL to replace
+        return " ".join(text.split())
     return " ".join(_CONTROL.sub(" ", text).split())
 
 
@@ -32,7 +37,10 @@ def escape_markdown_html(text: str) -> str:
     shown as typed, never a link or a tag. A leading `- `, `+ ` or `1. ` is escaped too, in
     case a template puts the value at the start of a line.
     """
-    text = _MARKDOWN.sub(r"\\\1", one_line(text))
+    text = one_line(text)
+    if _MAY_NEED_ESCAPING.search(text) is None:
+        return text
+    text = _MARKDOWN.sub(r"\\\1", text)
     text = _BULLET_START.sub(r"\\\1", text)
     text = _NUMBER_START.sub(r"\1\\.", text)
     return html.escape(text, quote=True)
