@@ -1,4 +1,5 @@
-"""Magnesium supplements (magnesium_supplement group): kidney risk and documented deficiency.
+"""Magnesium supplements (magnesium_supplement group): kidney risk and documented deficiency;
+oral magnesium-containing products (antacids, laxatives, bowel preps): kidney risk only.
 
 Sources: OTC magnesium oxide Drug Facts and Wakai 2019 (hypermagnesaemia with MgO, eGFR <= 55.4
 a risk factor); Cochrane 2020 (Garrison): unlikely to help idiopathic cramps. Threshold default
@@ -14,6 +15,7 @@ MAGNESIUM = Electrolyte(
     analyte="magnesium",
     companion="potassium",
     drug_group="magnesium_supplement",
+    containing_group="magnesium_containing",
     low_group="hypomagnesemia",
     threshold=lambda t: t.hypomagnesemia_mmol_per_l,
     **card_specs("magnesium"),

@@ -1,4 +1,5 @@
-"""Potassium supplements (potassium_supplement group): kidney risk and documented deficiency.
+"""Potassium supplements (potassium_supplement group): kidney risk and documented deficiency;
+oral potassium-containing products: kidney risk only.
 
 Hypokalaemia is K < 3.5 mmol/L (StatPearls NBK482465). Impaired kidneys excrete potassium
 poorly, so supplements risk hyperkalaemia; the eGFR bands mirror the magnesium card (design
@@ -14,6 +15,7 @@ POTASSIUM = Electrolyte(
     analyte="potassium",
     companion="magnesium",
     drug_group="potassium_supplement",
+    containing_group="potassium_containing",
     low_group="hypokalemia",
     threshold=lambda t: t.hypokalemia_mmol_per_l,
     **card_specs("potassium"),

@@ -1,10 +1,13 @@
 """Magnesium and potassium supplements: one logic, two electrolytes (magnesium.py, potassium.py).
 
-For each supplement order (the *_containing groups never fire these cards):
+For each supplement order, and (kidney card only) each oral combination product:
 
 Kidney (always, takes precedence): eGFR < 30, CKD G4/G5 or dialysis -> CRITICAL; eGFR 30-59
 (or CKD coded without an eGFR) -> WARNING. These eGFR cut-offs are a design choice: no
-guideline gives a number (OTC labels say "ask a doctor if you have kidney disease").
+guideline gives a number (OTC labels say "ask a doctor if you have kidney disease"). The
+kidney card also fires for *_containing products taken by mouth (antacids, laxatives, bowel
+preps; route oral, or no route known), which add to the load the kidneys must clear; not for
+injections (IV fluids, parenteral nutrition: deliberately managed electrolytes).
 
 Level (runs as well; in patient-view only for supplements taken "for cramps", because a normal
 level on long-term treatment says little about the indication):
@@ -51,6 +54,7 @@ RENAL_VALUES: dict[str, ValueKind] = {
     "level": "number?",
     "level_date": "date?",
     "level_low": "flag",
+    "combination": "flag",
 }
 CHECK_VALUES: dict[str, ValueKind] = {
     "drug": "text",
@@ -84,7 +88,8 @@ LOW_VALUES: dict[str, ValueKind] = {
 class Electrolyte:
     analyte: OrderableLab  # "magnesium" | "potassium"
     companion: OrderableLab  # checked together before supplementing
-    drug_group: str
+    drug_group: str  # single-ingredient supplements: every card
+    containing_group: str  # combination products: the kidney card only, when taken by mouth
     low_group: str  # condition group that documents the deficiency
     threshold: Callable[[Thresholds], float]
     renal_severe: CardSpec
@@ -146,12 +151,15 @@ def documented_low(inp: RuleInput, e: Electrolyte, lab: LabValue | None) -> bool
 def supplement_findings(inp: RuleInput, e: Electrolyte) -> list[Finding]:
     findings: list[Finding] = []
     for order in inp.targets:
-        if e.drug_group not in order.groups:
+        supplement = e.drug_group in order.groups
+        if not supplement and not _oral_combination(order, e):
             continue
         kidney = assess_kidney(inp.facts, inp.thresholds)
-        renal = _renal(inp, e, order, kidney)
+        renal = _renal(inp, e, order, kidney, combination=not supplement)
         if renal is not None:
             findings.append(renal)
+        if not supplement:
+            continue  # the deficiency cards are about supplementation
         if inp.hook == "patient-view":
             proper = frozenset({e.low_group})
             if not cramp_indication(order, inp.facts, proper).for_cramps:
@@ -162,7 +170,14 @@ def supplement_findings(inp: RuleInput, e: Electrolyte) -> list[Finding]:
     return findings
 
 
-def _renal(inp: RuleInput, e: Electrolyte, order: Medication, kidney: Kidney) -> Finding | None:
+def _oral_combination(order: Medication, e: Electrolyte) -> bool:
+    """A combination product taken by mouth, or with no known route; never an injection."""
+    return e.containing_group in order.groups and order.route in (None, "oral")
+
+
+def _renal(
+    inp: RuleInput, e: Electrolyte, order: Medication, kidney: Kidney, *, combination: bool
+) -> Finding | None:
     if not kidney.impaired:
         return None
     spec = e.renal_severe if kidney.band == "severe" else e.renal_moderate
@@ -181,6 +196,7 @@ def _renal(inp: RuleInput, e: Electrolyte, order: Medication, kidney: Kidney) ->
             "level": lab.value if lab else None,
             "level_date": lab.when if lab else None,
             "level_low": low,
+            "combination": combination,
         },
     )
 

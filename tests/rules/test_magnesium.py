@@ -203,9 +203,54 @@ def test_documented_low_with_unknown_kidney_function_is_info():
     assert mg_cards(facts(labs=(lab("magnesium", 0.5),))) == ["magnesium-repletion-info"]
 
 
-def test_magnesium_containing_products_never_fire():
-    order = med("magnesium_containing", display="aluminum hydroxide / magnesium hydroxide")
-    assert mg_cards(facts(labs=(egfr(10),)), order) == []
+ANTACID = "aluminum hydroxide / magnesium hydroxide"
+
+
+@pytest.mark.parametrize(
+    ("egfr_value", "cards"),
+    [
+        (22, ["magnesium-renal-severe"]),
+        (29.9, ["magnesium-renal-severe"]),
+        (30, ["magnesium-renal-moderate"]),
+        (59.9, ["magnesium-renal-moderate"]),
+        (60, []),
+    ],
+)
+def test_oral_magnesium_containing_product_gets_only_the_kidney_card(egfr_value, cards):
+    order = med("magnesium_containing", display=ANTACID, route="oral")
+    # no Mg result on file: a supplement would also get "check levels"; a combination does not
+    assert mg_cards(facts(labs=(egfr(egfr_value),)), order) == cards
+
+
+def test_combination_kidney_card_says_so():
+    order = med("magnesium_containing", display=ANTACID, route="oral")
+    patient = facts(labs=(egfr(22), lab("magnesium", 0.6)))
+    [finding] = run(inp("order-sign", patient, order), "magnesium-renal-risk")
+    assert finding.values["combination"] is True and finding.values["level_low"] is True
+    supplement = run(inp("order-sign", patient, med(MG)), "magnesium-renal-risk")
+    assert supplement[0].values["combination"] is False
+
+
+@pytest.mark.parametrize(
+    ("route", "fires"),
+    [("oral", True), (None, True), ("injection", False), ("other", False), ("rectal", False)],
+)
+def test_magnesium_containing_route(route, fires):
+    order = med("magnesium_containing", display="magnesium-containing product", route=route)
+    cards = mg_cards(facts(labs=(egfr(10),)), order)
+    assert cards == (["magnesium-renal-severe"] if fires else [])
+
+
+@pytest.mark.parametrize("group", ["ckd_g4_g5", "esrd_dialysis"])
+def test_magnesium_containing_with_coded_advanced_ckd(group):
+    order = med("magnesium_containing", display=ANTACID, route="oral")
+    assert mg_cards(facts(conditions=(cond(group),)), order) == ["magnesium-renal-severe"]
+
+
+def test_magnesium_containing_patient_view_kidney_card():
+    active = med("magnesium_containing", ref="MedicationRequest/a1", display=ANTACID)
+    patient = facts(labs=(egfr(20),), conditions=CRAMPS, active=(active,))
+    assert mg_cards(patient, active, hook="patient-view") == ["magnesium-renal-severe"]
 
 
 def test_patient_view_checks_kidney_for_every_supplement():

@@ -81,5 +81,23 @@ def test_hypokalemia_reason_documents_deficiency_even_with_a_normal_result():
     ]
 
 
-def test_potassium_containing_never_fires():
-    assert k_cards(facts(labs=(egfr(10),)), med("potassium_containing")) == []
+@pytest.mark.parametrize(
+    ("route", "egfr_value", "cards"),
+    [
+        ("oral", 10, ["potassium-renal-severe"]),
+        (None, 10, ["potassium-renal-severe"]),
+        ("oral", 45, ["potassium-renal-moderate"]),
+        ("oral", 60, []),
+        ("injection", 10, []),  # IV fluids / parenteral nutrition: managed electrolytes
+    ],
+)
+def test_potassium_containing_gets_only_the_kidney_card_by_mouth(route, egfr_value, cards):
+    order = med("potassium_containing", route=route)
+    assert k_cards(facts(labs=(egfr(egfr_value),)), order) == cards
+
+
+def test_bowel_prep_with_magnesium_and_potassium_gets_both_kidney_cards():
+    order = med("magnesium_containing", "potassium_containing", route="oral")
+    findings = run(inp("order-sign", facts(labs=(egfr(20),)), order))
+    assert keys(findings) == ["magnesium-renal-severe", "potassium-renal-severe"]
+    assert all(f.values["combination"] for f in findings)
