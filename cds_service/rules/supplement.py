@@ -17,6 +17,8 @@ level on long-term treatment says little about the indication):
   dosing information, unless the kidney card already fired (then it says the level is low);
 - no result in the lab window (absent from PatientFacts.labs): WARNING "check levels" with an
   order-labs suggestion (this electrolyte plus the companion one when that is missing too);
+  results on file that were not used (e.g. status "unknown": unverified, so they document
+  neither a deficiency nor a normal level) are named on the card from the data notes;
 - normal: WARNING against empirical supplementation.
 A value exactly at the threshold is not low, nor one within CONVERSION_TOLERANCE_MMOL_PER_L
 below it (the same threshold converted from mg/dL, e.g. 1.7 mg/dL = 0.6994 mmol/L).
@@ -27,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from cds_service.clinical.types import LabValue, Medication
+from cds_service.clinical.types import LabValue, Medication, PatientFacts
 from cds_service.rules.evidence import condition_evidence, lab_evidence, order_evidence
 from cds_service.rules.indication import cramp_indication
 from cds_service.rules.kidney import Kidney, assess_kidney
@@ -62,6 +64,7 @@ CHECK_VALUES: dict[str, ValueKind] = {
     "companion": "number?",
     "companion_date": "date?",
     "renal_card": "flag",
+    "unused_notes": "texts",
 }
 NORMAL_VALUES: dict[str, ValueKind] = {
     "drug": "text",
@@ -146,6 +149,13 @@ def documented_low(inp: RuleInput, e: Electrolyte, lab: LabValue | None) -> bool
     if lab is not None:
         return is_low(lab, e.threshold(inp.thresholds))
     return inp.facts.has_condition(e.low_group)
+
+
+def unused_results(facts: PatientFacts, analyte: str) -> tuple[str, ...]:
+    """The data notes saying results of this analyte were on file but not used (a status other
+    than final/amended/corrected, a future date, older than the window)."""
+    about = f"{analyte} result"
+    return tuple(n for n in facts.data_notes if about in n and "not used" in n)
 
 
 def supplement_findings(inp: RuleInput, e: Electrolyte) -> list[Finding]:
@@ -251,6 +261,7 @@ def _level(
                 "companion": companion.value if companion else None,
                 "companion_date": companion.when if companion else None,
                 "renal_card": renal_card,
+                "unused_notes": unused_results(inp.facts, e.analyte),
             },
         )
     return e.not_deficient.finding(

@@ -89,6 +89,30 @@ def test_no_mg_result_with_k_on_file_orders_only_mg():
     assert finding.values["companion_missing"] is False
 
 
+UNKNOWN_STATUS = "1 magnesium result(s) with status 'unknown' were not used."
+TOO_OLD = "The latest magnesium result (2024-01-02) is older than 365 days and was not used."
+
+
+def test_check_levels_names_results_on_file_that_were_not_used():
+    notes = (UNKNOWN_STATUS, "2 potassium result(s) with status 'unknown' were not used.", TOO_OLD)
+    patient = facts(labs=(egfr(90),), notes=notes)
+    [finding] = run(inp("order-sign", patient, med(MG)), "magnesium-deficiency-check")
+    assert finding.card_key == "magnesium-check-levels"
+    assert finding.values["unused_notes"] == (UNKNOWN_STATUS, TOO_OLD)  # not the K note
+
+
+def test_check_levels_without_unused_results_has_no_notes():
+    notes = ("2 potassium result(s) with status 'unknown' were not used.",)
+    patient = facts(labs=(egfr(90),), notes=notes)
+    [finding] = run(inp("order-sign", patient, med(MG)), "magnesium-deficiency-check")
+    assert finding.values["unused_notes"] == ()
+
+
+def test_unused_results_do_not_document_a_level():
+    patient = facts(labs=(egfr(90), lab("potassium", 4.0)), notes=(UNKNOWN_STATUS,))
+    assert mg_cards(patient) == ["magnesium-check-levels"]
+
+
 @pytest.mark.parametrize(
     ("value", "interpretation", "card"),
     [

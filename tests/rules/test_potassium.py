@@ -101,3 +101,13 @@ def test_bowel_prep_with_magnesium_and_potassium_gets_both_kidney_cards():
     findings = run(inp("order-sign", facts(labs=(egfr(20),)), order))
     assert keys(findings) == ["magnesium-renal-severe", "potassium-renal-severe"]
     assert all(f.values["combination"] for f in findings)
+
+
+def test_check_levels_names_unused_potassium_results():
+    note = "2 potassium result(s) with status 'unknown' were not used."
+    patient = facts(
+        labs=(egfr(90),), notes=(note, "1 tsh result(s) dated in the future were not used.")
+    )
+    [finding] = run(inp("order-sign", patient, med(K)), "potassium-deficiency-check")
+    assert finding.card_key == "potassium-check-levels"
+    assert finding.values["unused_notes"] == (note,)
