@@ -86,9 +86,24 @@ def read_medication(
         reason_groups=frozenset(
             g for found in reason_codings for g in terminology.condition_groups(found)
         ),
+        has_reason=_has_reason(reasons, reason_codings, order),
         mentions_cramp=_mentions_cramp(display, parts, reasons, reason_codings, dosages, order),
         selected=selected,
         authored=parse_date(order.get("authoredOn")) or parse_date(order.get("dateWritten")),
+    )
+
+
+def _has_reason(
+    reasons: list[dict[str, Any]], reason_codings: list[list[Coding]], order: dict[str, Any]
+) -> bool:
+    """Any reason with content: a coding or text (reasonCode, R4/STU3 array or lone object;
+    DSTU2 reasonCodeableConcept), or a reasonReference (array or lone object, DSTU2 too)."""
+    for reason, found in zip(reasons, reason_codings, strict=True):
+        if clean(reason.get("text")) or any(code or shown for _s, code, shown in found):
+            return True
+    return any(
+        clean(ref.get("reference")) or clean(ref.get("display")) or ref.get("identifier")
+        for ref in dicts(order.get("reasonReference"))
     )
 
 

@@ -90,6 +90,9 @@ class Medication:
     route: str | None = None  # "oral", "intrathecal", "rectal", "nasal", "injection", ...
     daily_doses_mg: tuple[float, ...] = ()  # per dosage instruction, in sequence order
     reason_groups: frozenset[str] = frozenset()  # condition groups named by reasonCode
+    # Any reasonCode or reasonReference at all, recognised or not (e.g. "spasticity"): the order
+    # states what it is for, so the problem list does not decide (rules/indication.py step 3).
+    has_reason: bool = False
     mentions_cramp: bool = False  # "cramp" in the order's text, reason text or dosage text
     selected: bool = False  # order-select: named in `selections`
     authored: date | None = None

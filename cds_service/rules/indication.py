@@ -7,7 +7,8 @@ How it is decided, in this order:
    cramps. A proper-use reason wins over everything else, including "cramp" in the text.
 2. The reasonCode is in the muscle_cramp group, or the order's text mentions "cramp"
    -> for cramps (an explicit cramp reason).
-3. The order has some other reason -> not for cramps.
+3. The order has some other reason -> not for cramps. Any stated reason counts (coded, text or
+   a reasonReference), even one the terminology does not know (e.g. spasticity).
 4. The order has no reason at all: if the problem list has an active proper-use condition
    -> not for cramps; else if it has an active muscle_cramp condition -> for cramps.
 5. Otherwise -> not for cramps.
@@ -90,9 +91,10 @@ def cramp_indication(
     if order.mentions_cramp:
         text = "order text mentions cramp"
         return Indication(True, text, (Evidence("Order text", "mentions cramp"),))
-    if reasons:
-        basis = f"order reason is another condition ({_names(reasons)})"
-        return Indication(False, basis, (Evidence("Order reason", _names(reasons)),))
+    if reasons or order.has_reason:
+        named = _names(reasons) if reasons else "not a cramp reason"
+        basis = f"order reason is another condition ({named})"
+        return Indication(False, basis, (Evidence("Order reason", named),))
     if not use_problem_list:
         return Indication(False, "no cramp reason on the order", ())
     for group in sorted(proper_use):

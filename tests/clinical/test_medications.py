@@ -107,6 +107,40 @@ def test_reason_groups_from_reason_codes(terminology: Terminology) -> None:
     assert read(terminology, single).reason_groups == {"malaria"}  # an object, as the sandbox sends
 
 
+SPASTICITY = {"coding": [{"system": SNOMED, "code": "221360009", "display": "Spasticity"}]}
+
+
+@pytest.mark.parametrize(
+    ("extra", "has_reason"),
+    [
+        ({}, False),
+        ({"reasonCode": [SPASTICITY]}, True),  # a code no group knows is still a reason
+        ({"reasonCode": SPASTICITY}, True),  # a lone object, as the sandbox sends
+        ({"reasonCode": [{"text": "restless sleep"}]}, True),
+        ({"reasonCode": [{"coding": [{"system": SNOMED, "code": "55300003"}]}]}, True),
+        ({"reasonReference": [{"reference": "Condition/c1"}]}, True),
+        ({"reasonReference": {"display": "Multiple sclerosis"}}, True),  # lone object
+        ({"reasonCode": [{}], "reasonReference": [{}]}, False),  # empty: nothing stated
+        ({"reasonCode": [{"coding": [{"system": SNOMED}]}]}, False),
+        ({"reasonCode": "spasticity", "reasonReference": 3}, False),  # malformed
+    ],
+)
+def test_has_reason(terminology: Terminology, extra: dict[str, Any], has_reason: bool) -> None:
+    order = med_request(rxnorm="197391", **extra)
+    assert read(terminology, order).has_reason is has_reason
+
+
+def test_dstu2_reason_reference_is_a_reason(terminology: Terminology) -> None:
+    order = {
+        "resourceType": "MedicationOrder",
+        "id": "mo2",
+        "medicationCodeableConcept": {"coding": [{"system": RXNORM, "code": "197391"}]},
+        "reasonReference": {"reference": "Condition/ms"},
+    }
+    med = read(terminology, order)
+    assert med.has_reason is True and med.reason_groups == frozenset()
+
+
 def test_contained_medication(terminology: Terminology) -> None:
     med = read(terminology, fhir_file("medicationrequest-contained-oral-axid"))
     assert med.display == "Nizatidine 15 MG/ML Oral Solution [Axid]"
@@ -246,6 +280,7 @@ def test_dstu2_medication_order(terminology: Terminology) -> None:
     assert (med.reference, med.resource_type) == ("MedicationOrder/mo1", "MedicationOrder")
     assert med.authored == date(2015, 2, 3)
     assert med.reason_groups == {"cirrhosis"}
+    assert med.has_reason is True  # reasonCodeableConcept
     assert med.daily_doses_mg == (10.0,)
 
 

@@ -66,7 +66,9 @@ def med(
     selected: bool = True,
     doses: tuple[float, ...] = (),
     route: str | None = None,
+    has_reason: bool | None = None,
 ) -> Medication:
+    """A draft order; `has_reason` defaults to whether `reasons` names any condition group."""
     return Medication(
         reference=ref,
         resource_type="MedicationRequest",
@@ -77,6 +79,7 @@ def med(
         route=route,
         daily_doses_mg=doses,
         reason_groups=frozenset(reasons),
+        has_reason=bool(reasons) if has_reason is None else has_reason,
         mentions_cramp=mentions_cramp,
         selected=selected,
     )

@@ -42,6 +42,21 @@ def test_dose_not_judged_when_not_for_cramps():
     assert run(inp("order-sign", facts(), order), "baclofen-dose") == []
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "fires"),
+    [
+        ({}, True),  # no reason: the cramp on the problem list decides
+        ({"has_reason": True}, False),  # e.g. spasticity, a code no group knows
+        ({"has_reason": True, "mentions_cramp": True}, True),  # "cramp" in its text
+        ({"reasons": ("muscle_cramp",)}, True),
+    ],
+)
+def test_a_stated_reason_outranks_the_problem_list(kwargs, fires):
+    order = baclofen((60,), **kwargs)
+    findings = run(inp("order-select", facts(conditions=CRAMPS), order), "baclofen-dose")
+    assert bool(findings) is fires
+
+
 def test_intrathecal_baclofen_gets_no_titration_card():
     order = med("baclofen_intrathecal", doses=(0.1,), reasons=("muscle_cramp",))
     findings = run(inp("order-sign", facts(age=80, labs=(egfr(20),)), order))

@@ -54,6 +54,24 @@ QUININE = PROPER_USE["quinine"]
             False,
             id="other-reason-ignores-problem-list",
         ),
+        pytest.param(
+            med("quinine", has_reason=True),
+            (cond("muscle_cramp"),),
+            False,
+            id="unrecognised-reason-ignores-problem-list",
+        ),
+        pytest.param(
+            med("quinine", has_reason=True, mentions_cramp=True),
+            (),
+            True,
+            id="unrecognised-reason-with-cramp-text-is-for-cramps",
+        ),
+        pytest.param(
+            med("quinine", has_reason=True),
+            (cond("malaria"),),
+            False,
+            id="unrecognised-reason-not-for-cramps",
+        ),
     ],
 )
 def test_cramp_indication_table(order, conditions, expected):
@@ -83,3 +101,17 @@ def test_cramp_drug_uses_the_problem_list():
     assert is_cramp_order(med("magnesium_supplement"), patient).for_cramps
     hypomag = med("magnesium_supplement", reasons=("hypomagnesemia",))
     assert not is_cramp_order(hypomag, patient).for_cramps
+
+
+def test_unrecognised_reason_basis_and_evidence():
+    result = cramp_indication(
+        med("baclofen_oral", has_reason=True), facts(conditions=(cond("muscle_cramp"),))
+    )
+    assert not result.for_cramps
+    assert result.basis == "order reason is another condition (not a cramp reason)"
+    assert [e.label for e in result.evidence] == ["Order reason"]
+
+
+def test_unrecognised_reason_on_a_cramp_drug_is_not_a_workup_trigger():
+    order = med("cyclobenzaprine", has_reason=True)
+    assert not is_cramp_order(order, facts(conditions=(cond("muscle_cramp"),))).for_cramps
