@@ -14,7 +14,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from cds_service.clinical.fhirjson import codings, concept_text, parse_date, reference_key
+from cds_service.clinical.fhirjson import (
+    codings,
+    first_code,
+    parse_date,
+    read_concept,
+    reference_key,
+)
 from cds_service.clinical.terminology import Terminology
 from cds_service.clinical.types import ConditionFact
 
@@ -34,10 +40,8 @@ def status_code(value: object) -> str | None:
     """The code of a status given as a string (STU3/DSTU2) or a CodeableConcept (R4)."""
     if isinstance(value, str):
         return value.strip().lower() or None
-    for _system, code, _display in codings(value):
-        if code:
-            return code.lower()
-    return None
+    code = first_code(value)
+    return code.lower() if code else None
 
 
 def is_current(condition: dict[str, Any]) -> bool:
@@ -60,9 +64,10 @@ def read_condition(condition: dict[str, Any], terminology: Terminology) -> Condi
     onset = parse_date(condition.get("onsetDateTime")) or parse_date(
         period.get("start") if isinstance(period, dict) else None
     )
+    found, text = read_concept(code)
     return ConditionFact(
-        groups=terminology.condition_groups(codings(code)),
-        display=concept_text(code) or "Unnamed condition",
+        groups=terminology.condition_groups(found),
+        display=text or "Unnamed condition",
         source_id=reference_key(condition),
         onset=onset,
     )

@@ -48,16 +48,20 @@ def codings(concept: object) -> list[Coding]:
     if not isinstance(concept, dict):
         return []
     out: list[Coding] = []
-    for coding in dicts(concept.get("coding")):
-        code = coding.get("code")
-        out.append(
-            (
-                clean(coding.get("system")),
-                clean(code) if isinstance(code, str) else None,
-                clean(coding.get("display")),
-            )
-        )
+    for coding in as_list(concept.get("coding")):  # as dicts(), without a generator
+        if isinstance(coding, dict):
+            system, code, display = coding.get("system"), coding.get("code"), coding.get("display")
+            out.append((clean(system), clean(code), clean(display)))
     return out
+
+
+def first_code(concept: object) -> str | None:
+    """The first non-empty code of a CodeableConcept, cleaned (displays are not read)."""
+    if isinstance(concept, dict):
+        for coding in as_list(concept.get("coding")):
+            if isinstance(coding, dict) and (code := clean(coding.get("code"))):
+                return code
+    return None
 
 
 def concept_text(concept: object) -> str | None:
