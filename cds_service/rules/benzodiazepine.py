@@ -1,9 +1,13 @@
 """Benzodiazepines in older adults -> WARNING (AGS Beers 2023 Table 2: avoid).
 
 Cites Beers, not AAN (F10: the AAN review did not evaluate benzodiazepines). No card under 65,
-nor for the Beers exceptions: a seizure disorder (condition or order reason), REM sleep
-behaviour disorder, alcohol or benzodiazepine withdrawal, generalized anxiety disorder
-(benzodiazepine_beers_exception), or a rectal/nasal/buccal seizure-rescue product.
+nor for the Beers exceptions: an order whose reason is a seizure disorder, REM sleep behaviour
+disorder, alcohol or benzodiazepine withdrawal or generalized anxiety disorder
+(benzodiazepine_beers_exception); an order with no reason at all while such a condition is on
+the problem list (presumed to be for it); a rectal/nasal/buccal seizure-rescue product. The
+exception covers the exceptional use, not every order: an order for cramps (indication.py,
+reason or text) gets the card even with epilepsy on the problem list, and so does one with
+another stated reason.
 """
 
 from __future__ import annotations
@@ -38,8 +42,7 @@ def benzodiazepine_older_adult(inp: RuleInput) -> list[Finding]:
     age = inp.facts.age_years
     if age is None or age < inp.thresholds.older_adult_age:
         return []
-    if any(inp.facts.has_condition(g) for g in EXCEPTION_GROUPS):
-        return []
+    exception_listed = any(inp.facts.has_condition(g) for g in EXCEPTION_GROUPS)
     findings = []
     for order in inp.targets:
         if "benzodiazepine" not in order.groups:
@@ -51,6 +54,8 @@ def benzodiazepine_older_adult(inp: RuleInput) -> list[Finding]:
         # Explicit cramp reason or text only: benzodiazepines are often ordered without a
         # coded reason for anxiety or sleep, so the problem list says little here.
         indication = cramp_indication(order, inp.facts, use_problem_list=False)
+        if exception_listed and not indication.for_cramps and not order.has_reason:
+            continue  # no reason given: presumed to be for the listed exception
         fit = assess_baclofen(inp)
         suggestions = swap_suggestions(inp, order, fit, offer_baclofen=indication.for_cramps)
         findings.append(

@@ -22,9 +22,45 @@ def test_warning_offers_removal_in_order_hooks():
 
 
 @pytest.mark.parametrize("group", ["seizure_disorder", "benzodiazepine_beers_exception"])
-def test_exception_conditions_suppress(group):
+def test_exception_conditions_suppress_an_order_without_a_reason(group):
     patient = facts(age=80, conditions=(cond(group),))
     assert run(inp("order-sign", patient, med(BENZO)), RULE_ID) == []
+
+
+EPILEPSY_AND_CRAMPS = (cond("seizure_disorder"), cond("muscle_cramp"))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "fires"),
+    [
+        ({}, False),  # no reason: presumed for the seizure disorder
+        ({"reasons": ("muscle_cramp",)}, True),  # ordered for cramps: the exception does not apply
+        ({"mentions_cramp": True}, True),  # "cramp" in the order text
+        ({"reasons": ("seizure_disorder",)}, False),
+        ({"reasons": ("benzodiazepine_beers_exception",)}, False),
+        ({"reasons": ("seizure_disorder", "muscle_cramp")}, False),  # the exception reason wins
+        ({"has_reason": True}, True),  # another stated reason (e.g. insomnia)
+    ],
+)
+def test_exception_on_problem_list_covers_only_the_exceptional_use(kwargs, fires):
+    patient = facts(age=75, conditions=EPILEPSY_AND_CRAMPS)
+    findings = run(inp("order-select", patient, med(BENZO, **kwargs)), RULE_ID)
+    assert bool(findings) is fires
+
+
+def test_benzodiazepine_for_cramps_despite_epilepsy_offers_baclofen_swap():
+    patient = facts(age=75, conditions=EPILEPSY_AND_CRAMPS)
+    order = med(BENZO, reasons=("muscle_cramp",))
+    [finding] = run(inp("order-select", patient, order), RULE_ID)
+    assert finding.values["for_cramps"] is True
+
+
+def test_other_orders_in_the_same_call_keep_the_exception():
+    patient = facts(age=75, conditions=EPILEPSY_AND_CRAMPS)
+    plain = med(BENZO, ref="MedicationRequest/a")
+    cramp = med(BENZO, ref="MedicationRequest/b", reasons=("muscle_cramp",))
+    findings = run(inp("order-sign", patient, plain, cramp), RULE_ID)
+    assert [f.order.reference for f in findings] == ["MedicationRequest/b"]
 
 
 def test_seizure_reason_suppresses():
