@@ -54,7 +54,9 @@ def read_medication(
     if not isinstance(rtype, str) or rtype not in ORDER_TYPES:
         return None
     parts, display = _drug(order, medication_index)
-    dosages = sorted(dicts(order.get("dosageInstruction")), key=_sequence)
+    dosages = list(dicts(order.get("dosageInstruction")))
+    if len(dosages) > 1:
+        dosages.sort(key=_sequence)
     dosage_route = next((r for r in map(_route, dosages) if r), None)
     combination = len(parts) > 1
     matches = [
@@ -222,5 +224,7 @@ def _mentions_cramp(display: str, parts: list[_Part], reasons: list[dict[str, An
     texts.extend(clean(note.get("text")) for note in dicts(order.get("note")))
     texts.append(clean(order.get("note")))  # DSTU2: a plain string
     # One search over all texts: a line break is not a word character, so `\bcramp` matches
-    # the joined text exactly where it matches one of the texts.
-    return _CRAMP.search("\n".join(t for t in texts if t)) is not None
+    # the joined text exactly where it matches one of the texts. The substring test first
+    # spares the case-insensitive regex (slow: no literal prefix) most of the time.
+    joined = "\n".join(t for t in texts if t)
+    return "cramp" in joined.lower() and _CRAMP.search(joined) is not None
