@@ -1,7 +1,8 @@
 """Worked examples for docs/cards.md, rendered from the real rules and `cards/` content.
 
 `test_docs.py` checks that every example block in docs/cards.md equals what this renders, so
-the page cannot drift from the content. After editing `cards/`, refresh the page with:
+the page cannot drift from the content. A block named `<card-key>--<variant>` shows another
+wording of the same card. After editing `cards/`, refresh the page with:
 
     .venv/bin/python -m tests.cards.doc_examples --write
 """
@@ -42,6 +43,9 @@ SCENARIOS: dict[str, Callable[[], RuleInput]] = {
         "order-select",
         facts(age=58, labs=(egfr(72),), conditions=(CRAMP,)),
         med("quinine", display=QUININE),
+    ),
+    "quinine-for-cramps--no-indication": lambda: inp(
+        "order-select", facts(age=78, labs=(egfr(70),)), med("quinine", display=QUININE)
     ),
     "quinidine-not-for-cramps": lambda: inp(
         "order-sign",
@@ -133,7 +137,8 @@ def example(key: str, catalog: CardCatalog) -> str:
     """The Markdown block for one card: summary, detail (quoted) and suggestion labels."""
     rule_input = SCENARIOS[key]()
     rendered = render_cards(evaluate(rule_input), rule_input, catalog, max_cards=50)
-    card = next(r.card for r in rendered if r.finding.card_key == key)
+    card_key = key.split("--")[0]
+    card = next(r.card for r in rendered if r.finding.card_key == card_key)
     quoted = "\n".join(("> " + line).rstrip() for line in (card.detail or "").splitlines())
     labels = "; ".join(f"“{s.label}”" for s in card.suggestions or []) or "none"
     return (

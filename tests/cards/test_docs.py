@@ -31,7 +31,12 @@ def test_every_card_has_a_section_with_indicator_rule_and_source(catalog, key):
 
 
 def test_every_card_has_an_example_scenario():
-    assert set(SCENARIOS) == set(CARD_SPECS)
+    assert {key.split("--")[0] for key in SCENARIOS} == set(CARD_SPECS)
+
+
+def test_every_variant_example_is_on_the_page():
+    for key in SCENARIOS:
+        assert f"<!-- example:{key} -->" in PAGE
 
 
 def test_examples_match_the_current_content(catalog):

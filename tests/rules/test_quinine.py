@@ -1,6 +1,9 @@
-"""quinine-for-cramps: WARNING when quinine is ordered "for cramps"."""
+"""quinine-for-cramps: WARNING when quinine is ordered "for cramps" or with no documented
+malaria/babesiosis indication."""
 
 from __future__ import annotations
+
+import pytest
 
 from cds_service.rules.quinine import RULE_ID
 from tests.rules.conftest import all_labs, cond, egfr, facts, inp, med, run
@@ -28,8 +31,65 @@ def test_quinine_with_malaria_on_problem_list_and_no_cramp_reason_is_silent():
     assert run(inp("order-sign", patient, med("quinine")), RULE_ID) == []
 
 
-def test_quinine_without_any_cramp_link_is_silent():
-    assert run(inp("order-sign", facts(), med("quinine")), RULE_ID) == []
+def test_quinine_without_a_documented_indication_warns_without_baclofen_swap():
+    patient = facts(age=78, labs=all_labs())
+    [finding] = run(inp("order-select", patient, med("quinine")), RULE_ID)
+    assert finding.indicator == "warning"
+    assert finding.values["no_indication"] is True
+    assert [s.kind for s in finding.suggestions] == ["remove-order"]  # cramps not documented
+    assert finding.values["baclofen_offer"] is False
+
+
+def test_quinine_for_cramps_is_not_the_no_indication_wording():
+    [finding] = run(inp("order-select", facts(conditions=CRAMPS), med("quinine")), RULE_ID)
+    assert finding.values["no_indication"] is False
+
+
+@pytest.mark.parametrize(
+    ("order", "conditions", "no_indication"),
+    [
+        pytest.param(med("quinine"), (), True, id="no-reason-nothing-listed"),
+        pytest.param(med("quinine", has_reason=True), (), True, id="unrecognised-reason"),
+        pytest.param(
+            med("quinine", reasons=("hypothyroidism",)), (), True, id="another-known-reason"
+        ),
+        pytest.param(
+            med("quinine", has_reason=True), CRAMPS, True, id="other-reason-cramps-listed"
+        ),
+        pytest.param(med("quinine", reasons=("muscle_cramp",)), (), False, id="cramp-reason"),
+        pytest.param(
+            med("quinine", reasons=("muscle_cramp",)),
+            (cond("malaria"),),
+            False,
+            id="cramp-reason-beats-listed-malaria",
+        ),
+    ],
+)
+def test_quinine_fires_unless_malaria_documented(order, conditions, no_indication):
+    [finding] = run(inp("order-sign", facts(conditions=conditions), order), RULE_ID)
+    assert finding.values["no_indication"] is no_indication
+
+
+@pytest.mark.parametrize(
+    ("order", "conditions"),
+    [
+        pytest.param(med("quinine", reasons=("malaria",)), (), id="malaria-reason"),
+        pytest.param(med("quinine", reasons=("babesiosis",)), (), id="babesiosis-reason"),
+        pytest.param(med("quinine"), (cond("malaria"),), id="malaria-listed"),
+        pytest.param(med("quinine"), (cond("babesiosis"),), id="babesiosis-listed"),
+        pytest.param(
+            med("quinine", has_reason=True), (cond("malaria"),), id="other-reason-malaria-listed"
+        ),
+    ],
+)
+def test_quinine_with_documented_malaria_or_babesiosis_is_silent(order, conditions):
+    assert run(inp("order-sign", facts(conditions=conditions), order), RULE_ID) == []
+
+
+def test_patient_view_active_quinine_without_indication_warns():
+    active = med("quinine", ref="MedicationRequest/active-1")
+    [finding] = run(inp("patient-view", facts(age=80, active=(active,))), RULE_ID)
+    assert finding.values["no_indication"] is True and finding.suggestions == ()
 
 
 def test_unselected_draft_does_not_fire_in_order_select():
