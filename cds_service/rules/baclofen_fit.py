@@ -9,7 +9,8 @@ EASL 2018 regimen for cramps in cirrhosis. A one-click order is offered only whe
 - age < 65: no eGFR < 30 / CKD G4-G5 / dialysis (Vlavonou 2014: reduce ~2/3 below CrCl 30;
   dialysis ~5 mg/day or avoid). eGFR 30-59 -> "start low" (Vlavonou: reduce 1/3 to 1/2).
 - no hepatic encephalopathy (baclofen is a CNS depressant; EASL: caution).
-- the age is known, and the patient is not already on baclofen.
+- the age is known and 18 or over (no adult baclofen order for a child: paediatric dosing is
+  out of scope), and the patient is not already on baclofen.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from cds_service.rules.kidney import Kidney, assess_kidney
 from cds_service.rules.types import BaclofenSchedule, RuleInput
 
 BACLOFEN_GROUPS = frozenset({"baclofen_oral", "baclofen_intrathecal"})
+ADULT_AGE = 18  # under this: no baclofen order or option card (paediatric dosing out of scope)
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +30,7 @@ class BaclofenFit:
     already_on: bool
     kidney: Kidney
     older: bool
+    child: bool  # age known and under ADULT_AGE
     age_unknown: bool
     older_kidney: bool  # Beers: avoid
     older_no_egfr: bool  # Beers gate cannot be applied
@@ -48,11 +51,12 @@ def assess_baclofen(inp: RuleInput) -> BaclofenFit:
     already_on = any(m.groups & BACLOFEN_GROUPS for m in (*facts.active_medications, *inp.orders))
     age = facts.age_years
     older = age is not None and age >= limits.older_adult_age
+    child = age is not None and age < ADULT_AGE
     older_kidney = older and kidney.impaired
     older_no_egfr = older and not older_kidney and kidney.egfr is None
     severe_kidney = not older and kidney.band == "severe"
     he = facts.has_condition("hepatic_encephalopathy")
-    blocked = age is None or older_kidney or older_no_egfr or severe_kidney or he
+    blocked = age is None or child or older_kidney or older_no_egfr or severe_kidney or he
     start_low_older = older and not blocked
     start_low_kidney = not older and not blocked and kidney.band == "moderate"
     schedule: BaclofenSchedule | None
@@ -67,6 +71,7 @@ def assess_baclofen(inp: RuleInput) -> BaclofenFit:
         already_on=already_on,
         kidney=kidney,
         older=older,
+        child=child,
         age_unknown=age is None,
         older_kidney=older_kidney,
         older_no_egfr=older_no_egfr,

@@ -8,6 +8,8 @@ cramps, so the non-cirrhosis card says there is no guideline support. The guard-
   / dialysis, or hepatic encephalopathy -> WARNING caution card, no order suggested;
 - otherwise an INFO card; it carries the create-MedicationRequest suggestion when a schedule
   fits (not when age is unknown or an older adult has no eGFR in the window).
+No card at all under 18: the schedules are adult regimens and paediatric dosing is out of
+scope (the cramp work-up card, which knows about children, still runs).
 """
 
 from __future__ import annotations
@@ -74,7 +76,7 @@ def baclofen_cramp_option(inp: RuleInput) -> list[Finding]:
     if not cramps:
         return []
     fit = assess_baclofen(inp)
-    if fit.already_on:
+    if fit.already_on or fit.child:
         return []
     evidence = [condition_evidence(cramps[0]), *fit.kidney.evidence]
     if inp.facts.age_years is not None:

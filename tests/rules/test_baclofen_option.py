@@ -89,3 +89,38 @@ def test_computed_egfr_is_reported():
     patient = facts(age=50, labs=(egfr(45, derived_from="Observation/cr-2"),), conditions=CRAMPS)
     [finding] = option(patient)
     assert finding.values["egfr_computed"] is True and finding.values["start_low_kidney"] is True
+
+
+@pytest.mark.parametrize(
+    ("age", "fires"),
+    [(10, False), (17, False), (18, True), (None, True)],  # unknown age: unchanged (no order)
+)
+def test_no_baclofen_option_card_under_18(age, fires):
+    patient = facts(age=age, labs=(egfr(95),), conditions=CRAMPS)
+    assert bool(option(patient)) is fires
+
+
+@pytest.mark.parametrize("extra", [(cond("cirrhosis"),), (cond("hepatic_encephalopathy"),)])
+def test_no_option_or_caution_card_for_a_child(extra):
+    assert option(facts(age=12, labs=(egfr(20),), conditions=(*CRAMPS, *extra))) == []
+
+
+def test_child_still_gets_the_cramp_workup():
+    findings = run(inp("patient-view", facts(age=10, conditions=CRAMPS)))
+    [workup] = [f for f in findings if f.rule_id == "cramp-workup"]
+    assert workup.values["child"] is True
+    assert not any(f.rule_id == RULE_ID for f in findings)
+
+
+def test_age_18_gets_the_adult_schedule():
+    [finding] = option(facts(age=18, labs=(egfr(95),), conditions=CRAMPS))
+    assert finding.suggestions[0].schedule == "easl-cirrhosis"
+
+
+@pytest.mark.parametrize(("age", "swap"), [(17, False), (18, True)])
+def test_no_baclofen_swap_on_drug_cards_for_a_child(age, swap):
+    patient = facts(age=age, labs=(egfr(95),), conditions=CRAMPS)
+    [finding] = run(inp("order-select", patient, med("quinine")), "quinine-for-cramps")
+    kinds = [s.kind for s in finding.suggestions]
+    assert ("replace-with-baclofen" in kinds) is swap
+    assert finding.values["baclofen_offer"] is swap
