@@ -59,12 +59,9 @@ class _Tally:
     skipped: Counter[str] = field(default_factory=Counter)
     future: Counter[str] = field(default_factory=Counter)
 
-    def add(
-        self, obs: dict[str, Any], candidate: Candidate, dated: tuple[date | None, str]
-    ) -> None:
+    def add(self, obs: dict[str, Any], candidate: Candidate, when: date | None, stamp: str) -> None:
         """Count one usable result; keep it if it is the best so far for its analyte."""
         analyte, rank = candidate[0], candidate[2]
-        when, stamp = dated
         if when is None:
             _keep(self.undated, (0, -rank, ""), candidate, None, obs)
         elif when > self.newest:
@@ -73,7 +70,10 @@ class _Tally:
             if analyte not in self.too_old or when > self.too_old[analyte]:
                 self.too_old[analyte] = when
         else:
-            _keep(self.dated, (when.toordinal(), -rank, stamp), candidate, when, obs)
+            current = self.dated.get(analyte)
+            # The key starts with the day: an earlier day never wins, so skip building its key.
+            if current is None or current.when is None or when >= current.when:
+                _keep(self.dated, (when.toordinal(), -rank, stamp), candidate, when, obs)
 
 
 def read_labs(
@@ -93,7 +93,7 @@ def read_labs(
             # Most results have the usual shape: one quick pass; anything else, the full read.
             quick = quick_candidate(obs, lab_codes)
             if quick is not None:
-                tally.add(obs, quick, observation_date(obs))
+                tally.add(obs, quick[0], quick[1], quick[2])
             else:
                 _read_one(obs, terminology, tally)
     return LabReading(_choose(tally), _notes(tally, max_age_days))
@@ -109,12 +109,12 @@ def _read_one(obs: dict[str, Any], terminology: Terminology, tally: _Tally) -> N
     candidates = read_candidates(obs, terminology)
     if not candidates:
         return
-    dated = observation_date(obs)
+    when, stamp = observation_date(obs)
     for candidate in candidates:
         if isinstance(candidate, LabSkip):
             tally.skipped[str(candidate)] += 1
         else:
-            tally.add(obs, candidate, dated)
+            tally.add(obs, candidate, when, stamp)
 
 
 def _keep(

@@ -87,14 +87,20 @@ def lab_code(terminology: Terminology, concept: object) -> LabCode | None:
 
 # (analyte, UCUM code, unit text) -> canonical-unit factor, 0.0 when `convert` refuses it.
 # Units come from a small vocabulary; the size cap keeps junk units from growing it.
-_FACTORS: dict[tuple[str, str | None, str | None], float] = {}
+_FACTORS: dict[tuple[str, object, object], float] = {}
 _FACTORS_MAX = 1024
+_INF = math.inf
 
 
-def quick_candidate(obs: dict[str, Any], lab_codes: Mapping[str, LabCode]) -> Candidate | None:
-    """The usual lab Observation, checked in one pass: a final/amended/corrected status, a
-    LOINC coding with a clean code, a plain positive valueQuantity in a known unit, no
-    components. None means "not that shape": `read_candidates` decides (same rules, slower).
+def quick_candidate(
+    obs: dict[str, Any], lab_codes: Mapping[str, LabCode]
+) -> tuple[Candidate, date, str] | None:
+    """The usual lab Observation, checked in one pass: (candidate, date, date as written).
+
+    The usual shape: a final/amended/corrected status, a LOINC coding with a clean code, a
+    plain positive valueQuantity in a known unit, no components, an effectiveDateTime. None
+    means "not that shape": `read_candidates` and `observation_date` decide (same rules,
+    slower). Written as one function on purpose: it runs once per Observation.
     """
     status = obs.get("status")
     if type(status) is not str or status not in VALID_STATUSES or "component" in obs:
@@ -104,13 +110,23 @@ def quick_candidate(obs: dict[str, Any], lab_codes: Mapping[str, LabCode]) -> Ca
     if found is None or type(quantity) is not dict or "comparator" in quantity:
         return None
     value = quantity.get("value")
-    if (type(value) is not float and type(value) is not int) or not 0 < value < math.inf:
+    if (type(value) is not float and type(value) is not int) or not 0 < value < _INF:
         return None
-    factor = _unit_factor(found[0], quantity)
+    system, code, unit = quantity.get("system"), quantity.get("code"), quantity.get("unit")
+    if system is not None and system != UCUM:
+        return None
+    try:
+        factor = _FACTORS.get((found[0], code, unit))
+    except TypeError:  # a list or object where a string belongs
+        return None
+    if factor is None:
+        factor = _unit_factor(found[0], code, unit)
     low, high = PLAUSIBLE[found[0]]
-    if not low <= float(value) * factor <= high:  # factor 0.0: not convertible, fails here
+    raw = obs.get("effectiveDateTime")
+    when = parse_date(raw)
+    if when is None or not low <= float(value) * factor <= high:  # factor 0.0: not known
         return None
-    return (*found, obs)
+    return (*found, obs), when, raw  # type: ignore[return-value]  # parse_date: raw is a str
 
 
 def _quick_code(concept: object, lab_codes: Mapping[str, LabCode]) -> LabCode | None:
@@ -132,23 +148,14 @@ def _quick_code(concept: object, lab_codes: Mapping[str, LabCode]) -> LabCode | 
     return None
 
 
-def _unit_factor(analyte: Analyte, quantity: dict[str, Any]) -> float:
-    """`convert`'s factor for a UCUM (or system-less) quantity's unit; 0.0 when unknown."""
-    system, code, unit = quantity.get("system"), quantity.get("code"), quantity.get("unit")
-    if system is not None and system != UCUM:
-        return 0.0
-    key = (analyte, code, unit)
+def _unit_factor(analyte: Analyte, code: object, unit: object) -> float:
+    """`convert`'s factor for a UCUM (or system-less) unit code and text; 0.0 when unknown."""
     try:
-        factor = _FACTORS.get(key)
-    except TypeError:  # a list or object where a string belongs
-        return 0.0
-    if factor is None:
-        try:
-            factor = convert(analyte, 1.0, clean(code), clean(unit)).value
-        except UnitError:
-            factor = 0.0
-        if len(_FACTORS) < _FACTORS_MAX:
-            _FACTORS[key] = factor
+        factor = convert(analyte, 1.0, clean(code), clean(unit)).value
+    except UnitError:
+        factor = 0.0
+    if len(_FACTORS) < _FACTORS_MAX:
+        _FACTORS[(analyte, code, unit)] = factor
     return factor
 
 
