@@ -15,12 +15,12 @@ import re
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
 # CommonMark lets any ASCII punctuation be backslash-escaped; these are the ones that start
 # emphasis, code, links/images, tables, strikethrough, headings or HTML.
-_MARKDOWN = re.compile(r"([\\`*_\[\]()#|~!])")
-_BULLET_START = re.compile(r"^([-+=])(?=\s|$)")  # "- x" would start a list item
-_NUMBER_START = re.compile(r"^(\d+)\.(?=\s|$)")  # "1. x" would start a numbered list
-# Anything escape_markdown_html could change: Markdown or HTML specials, or a list-item start.
-# Most values (drug names, "3.1 mmol/L") have none and are returned as they are.
-_MAY_NEED_ESCAPING = re.compile(r"[\\`*_\[\]()#|~!&<>\"']|^[-+=](?:\s|$)|^\d+\.(?:\s|$)")
+_MARKDOWN = str.maketrans({char: "\\" + char for char in "\\`*_[]()#|~!"})
+_BULLET_START = re.compile(r"([-+=])(?=\s|$)")  # "- x" would start a list item
+_NUMBER_START = re.compile(r"(\d+)\.(?=\s|$)")  # "1. x" would start a numbered list
+# Markdown or HTML specials. Most values (drug names, "3.1 mmol/L") have none, nor a list-item
+# start, and are returned as they are. A plain character class: sre scans it in a tight loop.
+_SPECIALS = re.compile(r"[\\`*_\[\]()#|~!&<>\"']")
 
 
 def one_line(text: str) -> str:
@@ -37,12 +37,16 @@ def escape_markdown_html(text: str) -> str:
     shown as typed, never a link or a tag. A leading `- `, `+ ` or `1. ` is escaped too, in
     case a template puts the value at the start of a line.
     """
-    text = one_line(text)
-    if _MAY_NEED_ESCAPING.search(text) is None:
+    text = " ".join(text.split()) if text.isprintable() else one_line(text)  # one_line, inlined
+    bullet = _BULLET_START.match(text)
+    number = None if bullet else _NUMBER_START.match(text)
+    if not bullet and not number and _SPECIALS.search(text) is None:
         return text
-    text = _MARKDOWN.sub(r"\\\1", text)
-    text = _BULLET_START.sub(r"\\\1", text)
-    text = _NUMBER_START.sub(r"\1\\.", text)
+    text = text.translate(_MARKDOWN)  # a backslash before each Markdown special
+    if bullet:
+        text = "\\" + text
+    elif number:
+        text = number.group(1) + "\\." + text[number.end() :]
     return html.escape(text, quote=True)
 
 

@@ -93,14 +93,17 @@ def make_env(
     kind: str, lab_names: Mapping[str, str], limit: int = SUMMARY_VALUE_LIMIT
 ) -> ImmutableSandboxedEnvironment:
     """`kind` "markdown" (detail) or "plain" (summary, labels, descriptions)."""
+    escape: Callable[[str], str]
     if kind == "markdown":
-
-        def finalize(value: object) -> str:
-            return _text(value, escape_markdown_html)
+        escape = escape_markdown_html
     else:
 
-        def finalize(value: object) -> str:
-            return _text(value, lambda s: plain(s, limit))
+        def escape(text: str) -> str:
+            return plain(text, limit)
+
+    def finalize(value: object) -> str:
+        # Most printed values are plain strings: straight to the escape (as `_text` would).
+        return escape(value) if type(value) is str else _text(value, escape)
 
     env = CardEnvironment(
         undefined=StrictUndefined,
