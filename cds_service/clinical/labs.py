@@ -88,10 +88,11 @@ def read_labs(
     newest = as_of + timedelta(days=1)  # a result "tomorrow" is a time-zone edge, not an error
     tally = _Tally(oldest, newest)
     lab_codes = terminology.lab_codes
+    days: dict[str, date | None] = {}
     for obs in observations:
         if isinstance(obs, dict) and obs.get("resourceType") == "Observation":
             # Most results have the usual shape: one quick pass; anything else, the full read.
-            quick = quick_candidate(obs, lab_codes)
+            quick = quick_candidate(obs, lab_codes, days)
             if quick is not None:
                 tally.add(obs, quick[0], quick[1], quick[2])
             else:

@@ -93,19 +93,35 @@ _INF = math.inf
 
 
 def quick_candidate(
-    obs: dict[str, Any], lab_codes: Mapping[str, LabCode]
+    obs: dict[str, Any], lab_codes: Mapping[str, LabCode], days: dict[str, date | None]
 ) -> tuple[Candidate, date, str] | None:
     """The usual lab Observation, checked in one pass: (candidate, date, date as written).
 
     The usual shape: a final/amended/corrected status, a LOINC coding with a clean code, a
     plain positive valueQuantity in a known unit, no components, an effectiveDateTime. None
     means "not that shape": `read_candidates` and `observation_date` decide (same rules,
-    slower). Written as one function on purpose: it runs once per Observation.
+    slower). Written as one function on purpose: it runs once per Observation. `days` holds
+    the caller's parsed effectiveDateTime strings: the results of one panel share one.
     """
     status = obs.get("status")
     if type(status) is not str or status not in VALID_STATUSES or "component" in obs:
         return None
-    found = _quick_code(obs.get("code"), lab_codes)
+    concept = obs.get("code")
+    codings = concept.get("coding") if type(concept) is dict else None
+    if type(codings) is not list:
+        return None
+    found = None
+    for coding in codings:  # the first coding naming an analyte, as lab_code reads it
+        if type(coding) is not dict:
+            continue
+        system, code = coding.get("system"), coding.get("code")
+        if type(code) is not str or (isinstance(system, str) and system not in LOINC_SYSTEMS):
+            continue  # cannot name an analyte
+        found = lab_codes.get(code)
+        if found is not None:
+            break
+        if not code.isascii() or code != code.strip():
+            return None  # cleaning might make it one of ours: let lab_code decide
     quantity = obs.get("valueQuantity")
     if found is None or type(quantity) is not dict or "comparator" in quantity:
         return None
@@ -123,29 +139,14 @@ def quick_candidate(
         factor = _unit_factor(found[0], code, unit)
     low, high = PLAUSIBLE[found[0]]
     raw = obs.get("effectiveDateTime")
-    when = parse_date(raw)
-    if when is None or not low <= float(value) * factor <= high:  # factor 0.0: not known
+    if type(raw) is not str or not low <= float(value) * factor <= high:  # factor 0.0: unknown
         return None
-    return (*found, obs), when, raw  # type: ignore[return-value]  # parse_date: raw is a str
-
-
-def _quick_code(concept: object, lab_codes: Mapping[str, LabCode]) -> LabCode | None:
-    """`lab_code` for codings whose codes need no cleaning; None when unsure."""
-    codings = concept.get("coding") if type(concept) is dict else None
-    if type(codings) is not list:
-        return None
-    for coding in codings:
-        if type(coding) is not dict:
-            continue
-        system, code = coding.get("system"), coding.get("code")
-        if type(code) is not str or (isinstance(system, str) and system not in LOINC_SYSTEMS):
-            continue  # cannot name an analyte
-        found = lab_codes.get(code)
-        if found is not None:
-            return found
-        if not code.isascii() or code != code.strip():
-            return None  # cleaning might make it one of ours: let lab_code decide
-    return None
+    when = days.get(raw)
+    if when is None:
+        when = days[raw] = parse_date(raw)
+        if when is None:
+            return None
+    return (*found, obs), when, raw
 
 
 def _unit_factor(analyte: Analyte, code: object, unit: object) -> float:

@@ -81,7 +81,7 @@ def observations(draw: st.DrawFn) -> dict[str, Any]:
 @SETTINGS
 @given(observations())
 def test_quick_candidate_answers_like_the_full_read(obs: dict[str, Any]) -> None:
-    quick = quick_candidate(obs, TERMINOLOGY.lab_codes)
+    quick = quick_candidate(obs, TERMINOLOGY.lab_codes, {})
     if quick is None:
         return
     candidate, when, stamp = quick
@@ -97,7 +97,7 @@ def test_the_usual_observation_takes_the_quick_path() -> None:
         "effectiveDateTime": "2026-11-14T18:31:00-05:00",
         "valueQuantity": {"value": 4.0, "unit": "mmol/L", "system": UCUM, "code": "mmol/L"},
     }
-    quick = quick_candidate(obs, TERMINOLOGY.lab_codes)
+    quick = quick_candidate(obs, TERMINOLOGY.lab_codes, {})
     assert quick is not None and quick[1] == date(2026, 11, 14)
 
 
