@@ -12,6 +12,7 @@ import sys
 from collections.abc import MutableMapping
 from typing import Any
 
+import orjson
 import structlog
 from structlog.typing import Processor
 
@@ -49,11 +50,16 @@ def _shared_processors() -> list[Processor]:
     ]
 
 
+def _dumps(event: Any, **_: Any) -> str:
+    """orjson for the per-call log line: several times cheaper than json.dumps."""
+    return orjson.dumps(event, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
 def configure_logging(level: str, json: bool) -> None:
     """Route all logging through structlog at `level`. Safe to call again (each test app does):
     it replaces only the handler it installed earlier, never pytest's or anyone else's."""
     renderer: Processor = (
-        structlog.processors.JSONRenderer()
+        structlog.processors.JSONRenderer(serializer=_dumps)
         if json
         else structlog.dev.ConsoleRenderer(colors=False)
     )
