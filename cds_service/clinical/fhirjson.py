@@ -8,7 +8,6 @@ the patient the rest of the evaluation.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
@@ -17,6 +16,11 @@ from typing import Any
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
 
 Coding = tuple[str | None, str | None, str | None]  # (system, code, display)
+
+
+def visible(text: str) -> str:
+    """`text` without invisible characters (nothing else changes)."""
+    return text if text.isascii() else text.translate(_INVISIBLE)
 
 
 def clean(text: object) -> str | None:
@@ -36,11 +40,15 @@ def as_list(value: object) -> list[Any]:
     return [value]
 
 
-def dicts(value: object) -> Iterator[dict[str, Any]]:
-    """The dict items of a FHIR array (or of a lone object where an array belongs)."""
-    for item in as_list(value):
-        if isinstance(item, dict):
-            yield item
+def dicts(value: object) -> list[dict[str, Any]]:
+    """The dict items of a FHIR array (or of a lone object where an array belongs).
+
+    A list, not a generator: callers often stop at the first match, and closing a suspended
+    generator costs more than building the (short) list.
+    """
+    if isinstance(value, list):
+        return [item for item in value if isinstance(item, dict)]
+    return [value] if isinstance(value, dict) else []
 
 
 def codings(concept: object) -> list[Coding]:
@@ -85,7 +93,10 @@ def read_concept(concept: object) -> tuple[list[Coding], str | None]:
     text = clean(concept.get("text"))
     if text:
         return found, text
-    return found, next((display for _system, _code, display in found if display), None)
+    for _system, _code, display in found:  # a loop, not next(generator): cheaper
+        if display:
+            return found, display
+    return found, None
 
 
 def number(value: object) -> float | None:

@@ -23,6 +23,7 @@ from cds_service.clinical.fhirjson import (
     parse_date,
     read_concept,
     reference_key,
+    visible,
 )
 from cds_service.clinical.strength import Strength
 from cds_service.clinical.terminology import RXNORM_SYSTEMS, MedMatch, Terminology
@@ -57,7 +58,7 @@ def read_medication(
     dosages = list(dicts(order.get("dosageInstruction")))
     if len(dosages) > 1:
         dosages.sort(key=_sequence)
-    dosage_route = next((r for r in map(_route, dosages) if r), None)
+    dosage_route = _dosage_route(dosages)
     combination = len(parts) > 1
     matches = [
         terminology.medication_groups(
@@ -65,8 +66,9 @@ def read_medication(
         )
         for p in parts
     ]
+    # List comprehensions rather than generator expressions here: cheaper for a few items.
     rxnorm = tuple(
-        dict.fromkeys(c for p in parts for s, c, _d in p.codings if c and s in RXNORM_SYSTEMS)
+        dict.fromkeys([c for p in parts for s, c, _d in p.codings if c and s in RXNORM_SYSTEMS])
     )
     strength = _strength(parts, terminology) if not combination else None
     # reasonCode: R4/STU3 (an object, as the sandbox sends, is read as a one-item array);
@@ -78,15 +80,15 @@ def read_medication(
         resource_type=rtype,
         status=clean(order.get("status")),
         display=display,
-        groups=frozenset(g for m in matches for g in m.groups),
-        matched_by=next((m.matched_by for m in matches if m.matched_by), None),
+        groups=frozenset().union(*[m.groups for m in matches]),
+        matched_by=_matched_by(matches),
         rxnorm=rxnorm,
         route=_first_route(matches) or dosage_route,
         daily_doses_mg=tuple(
-            dose for d in dosages if (dose := daily_dose_mg(d, strength)) is not None
+            [dose for d in dosages if (dose := daily_dose_mg(d, strength)) is not None]
         ),
-        reason_groups=frozenset(
-            g for found in reason_codings for g in terminology.condition_groups(found)
+        reason_groups=frozenset().union(
+            *[terminology.condition_groups(found) for found in reason_codings]
         ),
         has_reason=_has_reason(reasons, reason_codings, order),
         mentions_cramp=_mentions_cramp(display, parts, reasons, reason_codings, dosages, order),
@@ -186,16 +188,39 @@ def _sequence(dosage: dict[str, Any]) -> float:
 
 
 def _route(dosage: dict[str, Any]) -> str | None:
-    found, shown = read_concept(dosage.get("route"))
-    for text in (shown, *(d for _s, _c, d in found)):
+    """The route named by Dosage.route: its text, else each coding's display in turn."""
+    concept = dosage.get("route")
+    if not isinstance(concept, dict):
+        return None
+    displays = [clean(coding.get("display")) for coding in dicts(concept.get("coding"))]
+    for text in (clean(concept.get("text")), *displays):
         route = route_from_text(text)
         if route:
             return route
     return None
 
 
+# Plain loops rather than next(generator): a generator left suspended costs more to close.
+def _dosage_route(dosages: list[dict[str, Any]]) -> str | None:
+    for dosage in dosages:
+        route = _route(dosage)
+        if route:
+            return route
+    return None
+
+
+def _matched_by(matches: list[MedMatch]) -> str | None:
+    for match in matches:
+        if match.matched_by:
+            return match.matched_by
+    return None
+
+
 def _first_route(matches: list[MedMatch]) -> str | None:
-    return next((m.route for m in matches if m.route), None)
+    for match in matches:
+        if match.route:
+            return match.route
+    return None
 
 
 def _strength(parts: list[_Part], terminology: Terminology) -> Strength | None:
@@ -214,17 +239,21 @@ def _strength(parts: list[_Part], terminology: Terminology) -> Strength | None:
 def _mentions_cramp(display: str, parts: list[_Part], reasons: list[dict[str, Any]],
                     reason_codings: list[list[Coding]], dosages: list[dict[str, Any]],
                     order: dict[str, Any]) -> bool:  # fmt: skip
-    texts: list[str | None] = [display, *(p.text for p in parts)]
+    texts: list[object] = [display, order.get("note")]  # DSTU2: the note is a plain string
+    for part in parts:
+        texts.append(part.text)
     for reason, found in zip(reasons, reason_codings, strict=True):
-        texts.append(clean(reason.get("text")))
-        texts.extend(d for _s, _c, d in found)
+        texts.append(reason.get("text"))
+        for _system, _code, shown in found:
+            texts.append(shown)
     for dosage in dosages:
-        texts.append(clean(dosage.get("text")))
-        texts.append(clean(dosage.get("patientInstruction")))
-    texts.extend(clean(note.get("text")) for note in dicts(order.get("note")))
-    texts.append(clean(order.get("note")))  # DSTU2: a plain string
+        texts.append(dosage.get("text"))
+        texts.append(dosage.get("patientInstruction"))
+    for note in dicts(order.get("note")):
+        texts.append(note.get("text"))
     # One search over all texts: a line break is not a word character, so `\bcramp` matches
-    # the joined text exactly where it matches one of the texts. The substring test first
-    # spares the case-insensitive regex (slow: no literal prefix) most of the time.
-    joined = "\n".join(t for t in texts if t)
+    # the joined text exactly where it matches one of the texts (cleaned: invisible characters
+    # removed; surrounding space never decides a match). The substring test first spares the
+    # case-insensitive regex (slow: no literal prefix) most of the time.
+    joined = visible("\n".join([text for text in texts if isinstance(text, str)]))
     return "cramp" in joined.lower() and _CRAMP.search(joined) is not None

@@ -188,7 +188,11 @@ class Terminology:
         )
 
     def _resolve(self, hits: list[_Hit], dosage_route: str | None, combination: bool) -> MedMatch:
-        product_route = next((c.route for c, _ in hits if c.product and c.route), None)
+        product_route = None
+        for concept, _label in hits:
+            if concept.product and concept.route:
+                product_route = concept.route
+                break
         groups: set[str] = set()
         matched_by: str | None = None
         concept_route: str | None = None
