@@ -21,6 +21,11 @@ _NUMBER_START = re.compile(r"(\d+)\.(?=\s|$)")  # "1. x" would start a numbered 
 # Markdown or HTML specials. Most values (drug names, "3.1 mmol/L") have none, nor a list-item
 # start, and are returned as they are. A plain character class: sre scans it in a tight loop.
 _SPECIALS = re.compile(r"[\\`*_\[\]()#|~!&<>\"']")
+# The same, plus control characters and every whitespace character but the space: when none of
+# these is in a text, only runs of spaces or a space at either end can still change it.
+_SPECIAL_OR_ODD_SPACE = re.compile(
+    r"[\\`*_\[\]()#|~!&<>\"'\x00-\x1f\x7f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+)
 
 
 def one_line(text: str) -> str:
@@ -37,7 +42,16 @@ def escape_markdown_html(text: str) -> str:
     shown as typed, never a link or a tag. A leading `- `, `+ ` or `1. ` is escaped too, in
     case a template puts the value at the start of a line.
     """
-    text = " ".join(text.split()) if text.isprintable() else one_line(text)  # one_line, inlined
+    first = text[:1]
+    if (
+        _SPECIAL_OR_ODD_SPACE.search(text) is None
+        and "  " not in text
+        and first not in "-+= "
+        and not first.isdigit()
+        and text[-1:] != " "
+    ):
+        return text  # the usual value: nothing to normalise, nothing to escape
+    text = one_line(text)
     bullet = _BULLET_START.match(text)
     number = None if bullet else _NUMBER_START.match(text)
     if not bullet and not number and _SPECIALS.search(text) is None:

@@ -11,19 +11,18 @@ CKD-EPI 2021), then the later time.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from cds_service.clinical.fhirjson import reference_key
 from cds_service.clinical.observation import (
     VALID_STATUSES,
     Candidate,
     LabSkip,
-    build_result,
     lab_code,
+    lab_value,
     observation_date,
     quick_candidate,
     read_candidates,
@@ -32,6 +31,7 @@ from cds_service.clinical.terminology import Terminology
 from cds_service.clinical.types import LabValue
 
 _SortKey = tuple[int, int, str]
+_K = TypeVar("_K")
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,9 +55,10 @@ class _Tally:
     dated: dict[str, _Choice] = field(default_factory=dict)
     undated: dict[str, _Choice] = field(default_factory=dict)
     too_old: dict[str, date] = field(default_factory=dict)
-    status: Counter[tuple[str, str]] = field(default_factory=Counter)
-    skipped: Counter[str] = field(default_factory=Counter)
-    future: Counter[str] = field(default_factory=Counter)
+    # counts (plain dicts: a Counter costs more to create than this whole tally)
+    status: dict[tuple[str, str], int] = field(default_factory=dict)
+    skipped: dict[str, int] = field(default_factory=dict)
+    future: dict[str, int] = field(default_factory=dict)
 
     def add(self, obs: dict[str, Any], candidate: Candidate, when: date | None, stamp: str) -> None:
         """Count one usable result; keep it if it is the best so far for its analyte."""
@@ -65,7 +66,7 @@ class _Tally:
         if when is None:
             _keep(self.undated, (0, -rank, ""), candidate, None, obs)
         elif when > self.newest:
-            self.future[analyte] += 1
+            _count(self.future, analyte)
         elif when < self.oldest:
             if analyte not in self.too_old or when > self.too_old[analyte]:
                 self.too_old[analyte] = when
@@ -105,7 +106,7 @@ def _read_one(obs: dict[str, Any], terminology: Terminology, tally: _Tally) -> N
     if not isinstance(status, str) or status not in VALID_STATUSES:
         found = lab_code(terminology, obs.get("code"))
         if found is not None and status not in ("entered-in-error", "cancelled"):
-            tally.status[(found[0], str(status)[:20])] += 1
+            _count(tally.status, (found[0], str(status)[:20]))
         return
     candidates = read_candidates(obs, terminology)
     if not candidates:
@@ -113,9 +114,13 @@ def _read_one(obs: dict[str, Any], terminology: Terminology, tally: _Tally) -> N
     when, stamp = observation_date(obs)
     for candidate in candidates:
         if isinstance(candidate, LabSkip):
-            tally.skipped[str(candidate)] += 1
+            _count(tally.skipped, str(candidate))
         else:
             tally.add(obs, candidate, when, stamp)
+
+
+def _count(counts: dict[_K, int], key: _K) -> None:
+    counts[key] = counts.get(key, 0) + 1
 
 
 def _keep(
@@ -141,22 +146,14 @@ def _choose(tally: _Tally) -> dict[str, LabValue]:
     undated = [a for a in tally.undated if _undated_usable(tally, a)]
     for analyte in (*tally.dated, *undated):
         choice = tally.dated.get(analyte) or tally.undated[analyte]
-        result = build_result(choice.candidate)
-        labs[analyte] = LabValue(
-            analyte=result.analyte,
-            value=result.value,
-            comparator=result.comparator,
-            when=choice.when,
-            original=result.original,
-            source_id=reference_key(choice.observation),
-            code=result.code,
-            interpretation=result.interpretation,
-            note=result.note,
-        )
+        source_id = reference_key(choice.observation)
+        labs[analyte] = lab_value(choice.candidate, choice.when, source_id)
     return labs
 
 
 def _notes(tally: _Tally, max_age_days: int) -> tuple[str, ...]:
+    if not (tally.status or tally.skipped or tally.future or tally.undated or tally.too_old):
+        return ()  # the usual case
     notes: list[str] = []
     for (analyte, status), count in sorted(tally.status.items()):
         notes.append(f"{count} {analyte} result(s) with status '{status}' were not used.")

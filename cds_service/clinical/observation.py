@@ -16,7 +16,7 @@ from typing import Any
 
 from cds_service.clinical.fhirjson import clean, codings, dicts, number, parse_date
 from cds_service.clinical.terminology import LOINC_SYSTEMS, Terminology
-from cds_service.clinical.types import Analyte, Comparator, Interpretation
+from cds_service.clinical.types import Analyte, Comparator, Interpretation, LabValue
 from cds_service.clinical.units import Converted, UnitError, convert
 
 VALID_STATUSES = frozenset({"final", "amended", "corrected"})
@@ -267,17 +267,40 @@ def _quantity(
 
 def _parse(analyte: Analyte, code: str, holder: dict[str, Any]) -> LabResult:
     raw, comparator, unit_code, unit_text, converted = _quantity(analyte, holder)
-    shown_unit = unit_text or unit_code or ""
-    original = f"{comparator or ''}{raw:g} {shown_unit}".strip()
     return LabResult(
         analyte=analyte,
         value=converted.value,
         comparator=comparator,
-        original=original,
+        original=_original(raw, comparator, unit_code, unit_text),
         code=code,
         interpretation=_interpretation(analyte, converted.value, holder, unit_code, unit_text),
         note=converted.note,
     )
+
+
+def lab_value(candidate: Candidate, when: date | None, source_id: str | None) -> LabValue:
+    """The LabValue of a checked candidate: what `_parse` reads, without the LabResult."""
+    analyte, code, _rank, holder = candidate
+    raw, comparator, unit_code, unit_text, converted = _quantity(analyte, holder)
+    return LabValue(
+        analyte=analyte,
+        value=converted.value,
+        comparator=comparator,
+        when=when,
+        original=_original(raw, comparator, unit_code, unit_text),
+        source_id=source_id,
+        code=code,
+        interpretation=_interpretation(analyte, converted.value, holder, unit_code, unit_text),
+        note=converted.note,
+    )
+
+
+def _original(
+    raw: float, comparator: Comparator | None, unit_code: str | None, unit_text: str | None
+) -> str:
+    """The value as the lab reported it, e.g. ">60 mL/min/{1.73_m2}"."""
+    shown_unit = unit_text or unit_code or ""
+    return f"{comparator or ''}{raw:g} {shown_unit}".strip()
 
 
 def _unit(quantity: dict[str, Any]) -> tuple[str | None, str | None]:

@@ -35,7 +35,9 @@ def reference_tidy(text: str) -> str:
 tricky = st.text(
     alphabet=st.one_of(
         st.sampled_from(list("\\`*_[]()#|~!&<>\"'-+=. 1209\u0663\t\n\r\x00\x1f\x7f\xa0")),
-        st.sampled_from(["\u2028", "\u2029", "\u200b", "\u3000", "a", "Z", "é", "µ"]),
+        st.sampled_from(["\u2028", "\u2029", "\u200b", "\u3000", "a", "Z", "é", "µ", "²"]),
+        st.sampled_from(["\x0b", "\x0c", "\x1c", "\x85", "\u1680", "\u2000", "\u200a", "\u202f"]),
+        st.sampled_from(["\u205f", "\u00ad", "\ufeff", "\u0661", "\u0662"]),
         st.characters(),
     ),
     max_size=30,
