@@ -14,11 +14,11 @@ some EHRs cannot sign a proposal as an order. Codes come from cards/_orderables.
 
 from __future__ import annotations
 
-import uuid
 from typing import Any, Literal
 
 from cds_service.cards.catalog import CardCatalog
 from cds_service.cards.content import Schedule, Step
+from cds_service.cards.ids import new_id
 from cds_service.hooks.response import Action, Suggestion
 from cds_service.rules.types import DELETING_KINDS, Finding, RuleInput, SuggestionSpec
 
@@ -87,7 +87,9 @@ def _suggestion(
         schedule=schedule.summary if schedule else None,
         labs=tuple(lab_names),
     )
-    return Suggestion(label=label, isRecommended=spec.recommended or None, actions=actions)
+    return Suggestion(
+        label=label, uuid=new_id(), isRecommended=spec.recommended or None, actions=actions
+    )
 
 
 def _number(value: float) -> float | int:
@@ -121,7 +123,7 @@ def baclofen_request(schedule: Schedule, patient: str, catalog: CardCatalog) -> 
     reason = catalog.orderables.cramp_reason
     return {
         "resourceType": "MedicationRequest",
-        "id": str(uuid.uuid4()),
+        "id": new_id(),
         "status": "draft",
         "intent": "order",
         "medicationCodeableConcept": {
@@ -152,7 +154,7 @@ def lab_request(lab_id: str, patient: str, catalog: CardCatalog) -> dict[str, An
     lab = catalog.orderables.labs[lab_id]
     return {
         "resourceType": "ServiceRequest",
-        "id": str(uuid.uuid4()),
+        "id": new_id(),
         "status": "draft",
         "intent": "order",
         "code": {

@@ -12,6 +12,7 @@ from typing import NamedTuple
 
 from cds_service.cards.actions import build_suggestions
 from cds_service.cards.catalog import CardCatalog
+from cds_service.cards.ids import new_id
 from cds_service.clinical.types import Medication
 from cds_service.hooks.response import Card
 from cds_service.rules.types import INDICATOR_RANK, Finding, RuleInput
@@ -43,6 +44,7 @@ def render_card(finding: Finding, inp: RuleInput, catalog: CardCatalog) -> Card:
     content = catalog.card(finding.card_key)
     suggestions, behavior = build_suggestions(finding, inp, catalog)
     return Card(
+        uuid=new_id(),
         summary=catalog.summary(finding),
         detail=catalog.detail(finding, inp.facts),
         indicator=finding.indicator,
