@@ -128,9 +128,13 @@ class OrderablesFile(_Model):
     baclofen_schedules: dict[str, Schedule]
 
 
+# libyaml's parser when PyYAML was built with it (about 15x faster); the same safe constructor.
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def parse_yaml(text: str, name: str) -> Any:
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_SAFE_LOADER)  # a safe loader
     except yaml.YAMLError as exc:
         raise CardContentError(f"{name}: not valid YAML: {exc}") from None
 
