@@ -9,6 +9,7 @@ wrong one.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from cds_service.clinical.fhirjson import clean, codings, dicts, number
@@ -42,7 +43,15 @@ def dose_quantity(dosage: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def _unit_word(quantity: dict[str, Any]) -> str | None:
-    for raw in (quantity.get("code"), quantity.get("unit")):
+    code, unit = quantity.get("code"), quantity.get("unit")
+    if (code is None or type(code) is str) and (unit is None or type(unit) is str):
+        return _unit_word_of(code, unit)  # cached: dose units are a small vocabulary
+    return _unit_word_of.__wrapped__(code, unit)
+
+
+@functools.lru_cache(maxsize=1024)
+def _unit_word_of(code: object, unit: object) -> str | None:
+    for raw in (code, unit):
         text = clean(raw)
         if text:
             word = text.lower().strip("{}").strip()
