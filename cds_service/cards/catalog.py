@@ -23,7 +23,7 @@ from markupsafe import Markup
 
 from cds_service.cards import content as c
 from cds_service.cards.checks import check_card, check_orderables, check_renders
-from cds_service.cards.escape import one_line, plain
+from cds_service.cards.escape import plain
 from cds_service.cards.templates import (
     LABEL_VALUE_LIMIT,
     LinkText,
@@ -131,8 +131,7 @@ class CardCatalog:
         return self._cards[key]
 
     def summary(self, finding: Finding) -> str:
-        text = one_line(self.card(finding.card_key).summary.render(**finding.values))
-        return plain(text, SUMMARY_MAX)
+        return plain(self.card(finding.card_key).summary.render(**finding.values), SUMMARY_MAX)
 
     def detail(self, finding: Finding, facts: PatientFacts | None) -> str:
         card = self.card(finding.card_key)
