@@ -17,7 +17,7 @@ from cds_service.clinical.terminology import Terminology
 from cds_service.clinical.types import Medication
 
 
-def _entries(draft_orders: object) -> Iterator[dict[str, Any]]:
+def draft_order_resources(draft_orders: object) -> Iterator[dict[str, Any]]:
     """The resources of a draftOrders Bundle, wrapped in `resource` or not."""
     if not isinstance(draft_orders, dict):
         return
@@ -48,7 +48,7 @@ def read_draft_orders(
     """Medications for the draft orders. `selections` None (order-sign): all are selected."""
     wanted = None if selections is None else {selection_key(s) for s in selections} - {None}
     out: list[Medication] = []
-    for resource in _entries(draft_orders):
+    for resource in draft_order_resources(draft_orders):
         rtype, rid = resource.get("resourceType"), resource.get("id")
         key = f"{rtype}/{rid.strip()}" if isinstance(rid, str) and rid.strip() else None
         selected = wanted is None or (key is not None and key in wanted)

@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from cds_service.cards.catalog import CardCatalog
 from cds_service.cards.render import RenderedCard, render_cards
 from cds_service.clinical.facts import build_facts
-from cds_service.clinical.orders import read_draft_orders
+from cds_service.clinical.orders import draft_order_resources, read_draft_orders
 from cds_service.clinical.terminology import Terminology
 from cds_service.clinical.types import Medication
 from cds_service.errors import BadRequest, DataUnavailable
@@ -144,7 +144,7 @@ async def run_hook(
         )
 
     draft_bundle: dict[str, Any] | None = getattr(context, "draftOrders", None)
-    draft_entries = _draft_resources(draft_bundle)
+    draft_entries = list(draft_order_resources(draft_bundle))
     # Medication look-ups share the call's one FHIR budget with the prefetch fetches.
     spent = time.perf_counter() - started
     remaining = max(engine.config.limits.deadline - spent, 0.05)
@@ -191,16 +191,3 @@ async def run_hook(
     report.rule_ids = [r.rule_id for r in rendered]
     return CdsResponse(cards=[r.card for r in rendered])
 
-
-def _draft_resources(bundle: dict[str, Any] | None) -> list[dict[str, Any]]:
-    if not bundle:
-        return []
-    entries = bundle.get("entry")
-    if not isinstance(entries, list):
-        return []
-    out = []
-    for entry in entries:
-        resource = entry.get("resource") if isinstance(entry, dict) else None
-        if isinstance(resource, dict):
-            out.append(resource)
-    return out
