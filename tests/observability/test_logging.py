@@ -2,106 +2,90 @@
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Iterator
-from typing import Any
 
 import pytest
 import structlog
 
 from cds_service.observability.logging import configure_logging
 from cds_service.observability.redaction import MASK, redact_processor, scrub_text
+from tests.observability.conftest import json_lines
 
 JWT = "eyJhbGciOiJFUzM4NCIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJodHRwczovL3NhbmRib3gifQ.c2ln"
 
 
-@pytest.fixture
-def capture(capsys: pytest.CaptureFixture[str]) -> Iterator[pytest.CaptureFixture[str]]:
-    configure_logging("INFO", json=True)
-    yield capsys
-    root = logging.getLogger()
-    for handler in [h for h in root.handlers if h.get_name() == "cds_service"]:
-        root.removeHandler(handler)
-    structlog.reset_defaults()
-
-
-def entries(capture: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in capture.readouterr().err.splitlines() if line]
-
-
 def test_stdlib_lines_become_json_with_their_extra_fields(
-    capture: pytest.CaptureFixture[str],
+    json_logs: pytest.CaptureFixture[str],
 ) -> None:
     logging.getLogger("cds_service.api").info("served %d card(s)", 2, extra={"service": "s"})
-    (entry,) = entries(capture)
+    (entry,) = json_lines(json_logs)
     assert entry["event"] == "served 2 card(s)"
     assert entry["service"] == "s" and entry["logger"] == "cds_service.api"
     assert entry["level"] == "info" and entry["timestamp"].endswith("Z")
 
 
-def test_uvicorn_lines_are_json_too(capture: pytest.CaptureFixture[str]) -> None:
+def test_uvicorn_lines_are_json_too(json_logs: pytest.CaptureFixture[str]) -> None:
     logging.getLogger("uvicorn.error").info(
         "Started server process", extra={"color_message": "\x1b[32mStarted\x1b[0m"}
     )
-    (entry,) = entries(capture)
+    (entry,) = json_lines(json_logs)
     assert entry["event"] == "Started server process" and "color_message" not in entry
 
 
-def test_structlog_lines_share_the_format(capture: pytest.CaptureFixture[str]) -> None:
+def test_structlog_lines_share_the_format(json_logs: pytest.CaptureFixture[str]) -> None:
     structlog.get_logger("cds_service.x").info("hello", rule="magnesium-low")
-    (entry,) = entries(capture)
+    (entry,) = json_lines(json_logs)
     assert (entry["event"], entry["rule"], entry["logger"]) == ("hello", "magnesium-low",
                                                                "cds_service.x")
 
 
 @pytest.mark.parametrize("key", ["authorization", "Authorization", "access_token", "token",
                                  "jwt", "password", "refresh_token"])
-def test_secret_keys_are_masked(capture: pytest.CaptureFixture[str], key: str) -> None:
+def test_secret_keys_are_masked(json_logs: pytest.CaptureFixture[str], key: str) -> None:
     logging.getLogger("t").info("x", extra={key: "s3cret-value"})
-    (entry,) = entries(capture)
+    (entry,) = json_lines(json_logs)
     assert entry[key] == MASK
 
 
-def test_jwts_are_masked_wherever_they_appear(capture: pytest.CaptureFixture[str]) -> None:
+def test_jwts_are_masked_wherever_they_appear(json_logs: pytest.CaptureFixture[str]) -> None:
     logging.getLogger("t").info("refused %s", JWT, extra={
         "header": f"Bearer {JWT}", "nested": {"list": [JWT], "fhirAuthorization": {"a": 1}},
     })
     structlog.get_logger("t").warning("again", value=JWT)
-    text = capture.readouterr().err
+    text = json_logs.readouterr().err
     assert JWT not in text and "eyJ" not in text
     assert text.count(MASK) >= 4
 
 
-def test_tracebacks_are_scrubbed(capture: pytest.CaptureFixture[str]) -> None:
+def test_tracebacks_are_scrubbed(json_logs: pytest.CaptureFixture[str]) -> None:
     try:
         raise ValueError(f"bad token {JWT}")
     except ValueError:
         logging.getLogger("t").exception("failed")
-    (entry,) = entries(capture)
+    (entry,) = json_lines(json_logs)
     assert "ValueError" in entry["exception"] and JWT not in entry["exception"]
 
 
-def test_fhir_client_info_lines_are_silenced(capture: pytest.CaptureFixture[str]) -> None:
+def test_fhir_client_info_lines_are_silenced(json_logs: pytest.CaptureFixture[str]) -> None:
     # httpx logs every request URL at INFO: FHIR URLs carry patient ids.
     logging.getLogger("httpx").info("HTTP Request: GET https://fhir.example.org/Patient/123")
-    assert entries(capture) == []
+    assert json_lines(json_logs) == []
 
 
-def test_configuring_twice_keeps_one_handler_and_pytests(capture: pytest.CaptureFixture[str],
+def test_configuring_twice_keeps_one_handler_and_pytests(json_logs: pytest.CaptureFixture[str],
                                                          caplog: pytest.LogCaptureFixture) -> None:
     configure_logging("INFO", json=True)
     root = logging.getLogger()
     assert [h.get_name() for h in root.handlers].count("cds_service") == 1
     logging.getLogger("t").warning("once")
-    assert len(entries(capture)) == 1
+    assert len(json_lines(json_logs)) == 1
     assert "once" in caplog.text
 
 
-def test_console_format_for_humans(capture: pytest.CaptureFixture[str]) -> None:
+def test_console_format_for_humans(json_logs: pytest.CaptureFixture[str]) -> None:
     configure_logging("DEBUG", json=False)
     logging.getLogger("t").debug("plain", extra={"token": "abc"})
-    text = capture.readouterr().err
+    text = json_logs.readouterr().err
     assert "plain" in text and "abc" not in text and not text.startswith("{")
 
 

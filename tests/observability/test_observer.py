@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-import structlog
 
 from cds_service.fhir.prefetch import FhirCall, KeyData, PrefetchResult
 from cds_service.hooks.response import Card, Source
-from cds_service.observability.logging import configure_logging
 from cds_service.observability.metrics import Metrics
 from cds_service.observability.observer import Observer
+from tests.observability.conftest import json_lines
 
 SERVICE = "muscle-cramps-order-sign"
 PATIENT_ID = "pat-7d1e-secret"
@@ -65,19 +62,8 @@ def full_report() -> Report:
     )
 
 
-@pytest.fixture
-def json_logs(capsys: pytest.CaptureFixture[str]) -> Iterator[pytest.CaptureFixture[str]]:
-    """Logging configured as in production (JSON on stderr), undone afterwards."""
-    configure_logging("INFO", json=True)
-    yield capsys
-    root = logging.getLogger()
-    for handler in [h for h in root.handlers if h.get_name() == "cds_service"]:
-        root.removeHandler(handler)
-    structlog.reset_defaults()
 
 
-def lines(capture: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in capture.readouterr().err.splitlines() if line]
 
 
 def test_one_json_line_per_hook_call_with_the_fields(
@@ -88,7 +74,7 @@ def test_one_json_line_per_hook_call_with_the_fields(
         hook_instance="d1577c69-dfbe-44ad-ba6d-3e05e953b2ea", report=full_report(),
     )
 
-    (line,) = [entry for entry in lines(json_logs) if entry["event"] == "hook_call"]
+    (line,) = [entry for entry in json_lines(json_logs) if entry["event"] == "hook_call"]
     assert line["hookInstance"] == "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea"
     assert line["service"] == SERVICE and line["status"] == 200
     assert line["duration_ms"] == 123.4
