@@ -31,7 +31,8 @@ class AppState:
     verifier: Verifier | None  # None when authentication is off
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:
+    """Async on purpose: FastAPI runs a sync dependency in a worker thread, on every request."""
     state: AppState = request.app.state.cds
     return state
 
