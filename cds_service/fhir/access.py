@@ -13,6 +13,7 @@ changes in between (rebinding) is not caught. Pin addresses at the network layer
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import re
 import socket
@@ -124,22 +125,28 @@ class FhirAccessPolicy:
             if addr is None or _is_blocked(addr):
                 raise FhirAccessDenied(f"fhirServer {host} resolves to a non-public address")
 
-    def check_url(self, url: str, base: str) -> None:
-        """Refuse a URL that leaves `base`: other scheme/host/port, or outside its path."""
+    def check_url(self, url: str, base: str) -> httpx.URL:
+        """Refuse a URL that leaves `base`: other scheme/host/port, or outside its path.
+
+        Returns the URL as httpx parsed it, for the request itself: httpx checks every
+        character of a URL in Python, so a long search URL should be parsed once, not per use.
+        """
         target, root = _split(url), _split(base)
         if _origin(target) != _origin(root):
             raise FhirAccessDenied(f"URL on {_host(target)} is not on the FHIR server's origin")
         # Compare what httpx will actually send: it removes dot segments ("a/../b").
         try:
-            path = httpx.URL(url).raw_path.split(b"?", 1)[0].decode("ascii")
-            root_path = httpx.URL(base).raw_path.split(b"?", 1)[0].decode("ascii").rstrip("/")
+            parsed = httpx.URL(url)
+            path = parsed.raw_path.split(b"?", 1)[0].decode("ascii")
         except (httpx.InvalidURL, UnicodeDecodeError) as exc:
             raise FhirAccessDenied("URL could not be parsed") from exc
+        root_path = _base_path(base)
         if not (path == root_path or path.startswith(root_path + "/")):
             raise FhirAccessDenied("URL is not under the FHIR server's base path")
         segments = path.lower().replace("%2e", ".").split("/")
         if "." in segments or ".." in segments:
             raise FhirAccessDenied("URL path contains a dot segment")
+        return parsed
 
     def _check_host(self, host: str) -> None:
         addr = _literal_ip(host)
@@ -153,6 +160,16 @@ class FhirAccessPolicy:
             return
         if _is_blocked(addr) and not self.allow_private:
             raise FhirAccessDenied("fhirServer is a loopback, private or reserved address")
+
+
+@functools.lru_cache(maxsize=256)
+def _base_path(base: str) -> str:
+    """The path httpx sends for `base`, without a trailing slash (a call checks several URLs
+    against one base)."""
+    try:
+        return httpx.URL(base).raw_path.split(b"?", 1)[0].decode("ascii").rstrip("/")
+    except (httpx.InvalidURL, UnicodeDecodeError) as exc:
+        raise FhirAccessDenied("URL could not be parsed") from exc
 
 
 def _split(url: str) -> SplitResult:

@@ -81,14 +81,24 @@ class FhirClient:
         await self._http.aclose()
 
     async def get_json(
-        self, url: str, *, token: str | None, timeout: float, resource_type: str | None = None
+        self,
+        url: str | httpx.URL,
+        *,
+        token: str | None,
+        timeout: float,
+        resource_type: str | None = None,
     ) -> dict[str, Any]:
         """GET `url` and return the JSON object; raise a `FhirError` subclass otherwise."""
         reply = await self.fetch(url, token=token, timeout=timeout, resource_type=resource_type)
         return reply.body
 
     async def fetch(
-        self, url: str, *, token: str | None, timeout: float, resource_type: str | None = None
+        self,
+        url: str | httpx.URL,
+        *,
+        token: str | None,
+        timeout: float,
+        resource_type: str | None = None,
     ) -> FhirReply:
         """`get_json` plus the status and timing, for the call report.
 
@@ -98,7 +108,11 @@ class FhirClient:
         headers = {"Accept": FHIR_JSON}
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        host = httpx.URL(url).host if _is_url(url) else "?"
+        try:
+            url = httpx.URL(url)  # parsed once here (a no-op copy when it already is a URL)
+            host = url.host
+        except httpx.InvalidURL:
+            host = "?"
         started = time.perf_counter()
         status: int | None = None
         try:
@@ -116,7 +130,7 @@ class FhirClient:
         return FhirReply(status_code=status, body=body, elapsed_ms=ms)
 
     async def _get(
-        self, url: str, headers: dict[str, str], timeout: float, host: str
+        self, url: str | httpx.URL, headers: dict[str, str], timeout: float, host: str
     ) -> tuple[int, bytes]:
         try:
             async with self._http.stream(
@@ -161,14 +175,6 @@ class FhirClient:
             outcome,
         )
         return ms
-
-
-def _is_url(url: str) -> bool:
-    try:
-        httpx.URL(url)
-    except httpx.InvalidURL:
-        return False
-    return True
 
 
 def _parse(raw: bytes, host: str) -> dict[str, Any]:

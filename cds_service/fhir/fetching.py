@@ -149,9 +149,9 @@ class Fetcher:
         status: int | None = None
         outcome: Outcome = "ok"
         try:
-            self.policy.check_url(url, self.access.base)
+            checked = self.policy.check_url(url, self.access.base)
             reply = await self.client.fetch(
-                url,
+                checked,
                 token=self.access.token,
                 timeout=self.limits.per_call_timeout,
                 resource_type=resource_type,
