@@ -57,15 +57,20 @@ _ONE_BRACKET = bytes.maketrans(b"{}", b"[]")
 def nesting_depth(raw: bytes, limit: int) -> int:
     """Depth of already-validated JSON, counted on the bytes (about 10x cheaper than a walk).
 
-    Brackets inside strings are dropped first (escapes removed, then every odd segment
-    between quotes), then innermost bracket pairs are peeled off once per level. Returns
-    `limit + 1` as soon as the depth is known to exceed `limit`.
+    Brackets inside strings are dropped first (escapes removed, then empty strings, then every
+    odd segment between quotes), then innermost bracket pairs are peeled off once per level.
+    Returns `limit + 1` as soon as the depth is known to exceed `limit`.
     """
     if b"\\" in raw:
         # Drop escaped backslashes first, then escaped quotes: what is left of `"` delimits strings.
         raw = raw.replace(b"\\\\", b"").replace(b'\\"', b"")
     skeleton = raw.translate(_ONE_BRACKET, _NOT_STRUCTURE)
-    skeleton = b"".join(skeleton.split(b'"')[::2])
+    # A string without brackets is now `""`: drop those in one C-level pass (removing two
+    # adjacent quotes keeps every other byte's in-string parity), so that only the few strings
+    # holding a bracket are left for the costlier split.
+    skeleton = skeleton.replace(b'""', b"")
+    if b'"' in skeleton:
+        skeleton = b"".join(skeleton.split(b'"')[::2])
     for depth in range(limit + 1):
         if not skeleton:
             return depth
