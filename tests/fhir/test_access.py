@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from cds_service.fhir.access import FhirAccessPolicy
@@ -167,7 +168,8 @@ async def test_async_check_refuses_literal_without_dns() -> None:
     ],
 )
 def test_url_on_base_allowed(url: str) -> None:
-    make_policy().check_url(url, BASE)
+    # The URL comes back as httpx parsed it: the request is sent with exactly what was checked.
+    assert make_policy().check_url(url, BASE) == httpx.URL(url)
 
 
 @pytest.mark.parametrize(

@@ -44,6 +44,14 @@ async def test_fetch_reports_status_and_time(fhir: respx.MockRouter, client: Fhi
     assert reply.status_code == 203 and reply.elapsed_ms >= 0
 
 
+async def test_accepts_an_already_parsed_url(fhir: respx.MockRouter, client: FhirClient) -> None:
+    route = fhir.get("/Observation").respond(json={"resourceType": "Bundle", "type": "searchset"})
+    url = httpx.URL(f"{BASE}/Observation?patient=pat-123&code=http%3A%2F%2Floinc.org%7C2823-3")
+    reply = await client.fetch(url, token=None, timeout=1.0)
+    assert reply.body["resourceType"] == "Bundle"
+    assert route.calls.last.request.url == url
+
+
 @pytest.mark.parametrize("status", [301, 302, 307, 308])
 async def test_redirect_not_followed(
     status: int, fhir: respx.MockRouter, client: FhirClient
