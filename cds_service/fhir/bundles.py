@@ -36,12 +36,14 @@ def entry_resources(bundle: dict[str, Any]) -> tuple[list[dict[str, Any]], list[
         return [], []
     resources: list[dict[str, Any]] = []
     outcomes: list[dict[str, Any]] = []
-    for entry in entries:
+    for entry in entries:  # once per entry of every Bundle: `is_resource`, inlined
         resource = entry.get("resource") if isinstance(entry, dict) else None
-        if is_resource(resource, "OperationOutcome"):
-            outcomes.append(resource)
-        elif is_resource(resource):
-            resources.append(resource)
+        if isinstance(resource, dict):
+            rtype = resource.get("resourceType")
+            if rtype == "OperationOutcome":
+                outcomes.append(resource)
+            elif isinstance(rtype, str):
+                resources.append(resource)
     return resources, outcomes
 
 
