@@ -29,9 +29,12 @@ def check_response(response: httpx.Response) -> None:
     if response.status_code >= 400 and response.request.method != "OPTIONS":
         if path.startswith("/cds-services") or response.status_code != 404:
             assert_operation_outcome(response.json())
-    elif response.status_code == 200 and response.request.method == "POST":
-        if _SERVICE_CALL.match(path):
-            assert_conformant_cds_response(response.json())
+    elif (
+        response.status_code == 200
+        and response.request.method == "POST"
+        and _SERVICE_CALL.match(path)
+    ):
+        assert_conformant_cds_response(response.json())
     assert response.status_code != 500, "the service must never answer 500"
 
 
