@@ -26,10 +26,10 @@ BodyDecoder = Callable[[bytes], dict[str, Any] | None]
 
 # What the envelope models read (hooks/models.py HookRequest); other keys are ignored anyway.
 _ENVELOPE = ("hook", "hookInstance", "fhirServer", "fhirAuthorization", "context", "userId", "user")
-# What fhir/bundles.py reads of a search Bundle (or an OperationOutcome in its place).
-_BUNDLE = ("resourceType", "type", "link", "issue")
+# What fhir/bundles.py reads of a search Bundle (or of an OperationOutcome in its place).
+_BUNDLE = ("resourceType", "link", "issue")
 # OperationOutcome entries in a search Bundle are read for their severity (fhir/bundles.py).
-_OUTCOME = ("issue",)
+_OUTCOME = {"issue"}
 
 _typed_dict = cast(Any, TypedDict)  # the functional form, with field names known at start-up
 
@@ -43,7 +43,7 @@ def make_body_decoder(prefetch_keys: Iterable[str], observation_keys: Iterable[s
     searches; the other `prefetch_keys` are kept whole, prefetch keys we never asked for
     are dropped."""
     observation_keys = frozenset(observation_keys)
-    resource = _shape("ObservationIn", dict.fromkeys(OBSERVATION_FIELDS | set(_OUTCOME), Any))
+    resource = _shape("ObservationIn", dict.fromkeys(OBSERVATION_FIELDS | _OUTCOME, Any))
     entry = _shape("EntryIn", {"resource": resource})
     entries: Any = list[entry]  # type: ignore[valid-type]  # built at start-up, see _shape
     bundle = _shape("ObservationBundleIn", {**dict.fromkeys(_BUNDLE, Any), "entry": entries})
