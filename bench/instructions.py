@@ -2,6 +2,7 @@
 
     python bench/instructions.py                      # 10 / 100 / 1,000 Observations + fallback
     python bench/instructions.py --sizes 100 --calls 20 --no-fallback
+    python bench/instructions.py --app bare        # or --app no-guideline: the reference points
 
 On a shared 2-core machine, wall and CPU times of the same build vary by 30% from one minute
 to the next; instruction counts repeat to within a fraction of a percent. Use this to judge a
@@ -28,6 +29,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -51,11 +53,30 @@ def _service_env(db_dir: str) -> dict[str, str]:
     }
 
 
-async def _drive(body: bytes, calls: int, signal_dir: Path) -> None:
-    """Child: warm up, wait for the zeroed counters, make `calls` calls, report done."""
+def _app(kind: str) -> Any:
+    """`service`; `no-guideline`: the service with `run_hook` answering no cards (what the
+    plumbing costs: validation, depth check, routing, middleware, log line, metrics); `bare`:
+    bench/bare_app.py."""
+    if kind == "bare":
+        from bare_app import app
+
+        return app
+    if kind == "no-guideline":
+        import cds_service.api.services as services
+        from cds_service.hooks.response import CdsResponse
+
+        async def no_guideline(*_args: object, **_kwargs: object) -> CdsResponse:
+            return CdsResponse(cards=[])
+
+        services.run_hook = no_guideline  # type: ignore[assignment]
     from cds_service.app import app_from_env
 
-    app = app_from_env()
+    return app_from_env()
+
+
+async def _drive(body: bytes, calls: int, signal_dir: Path) -> None:
+    """Child: warm up, wait for the zeroed counters, make `calls` calls, report done."""
+    app = _app(os.environ.get("BENCH_APP", "service"))
     scope = {
         "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
         "scheme": "http", "path": PATH, "raw_path": PATH.encode(), "query_string": b"",
@@ -143,6 +164,12 @@ def main() -> int:
     parser.add_argument("--sizes", default="10,100,1000", help="Observation counts")
     parser.add_argument("--calls", type=int, default=10, help="calls counted per case")
     parser.add_argument("--no-fallback", action="store_true", help="skip the FHIR-stub case")
+    parser.add_argument(
+        "--app",
+        choices=("service", "no-guideline", "bare"),
+        default="service",
+        help="what to count: the service, the service with a no-op guideline, or the bare endpoint",
+    )
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -157,9 +184,9 @@ def main() -> int:
              for n in (int(s) for s in args.sizes.split(","))]  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="cds-instructions-") as tmp:
         work = Path(tmp)
-        env = _service_env(tmp)
+        env = {**_service_env(tmp), "BENCH_APP": args.app}
         stub = None
-        if not args.no_fallback:
+        if not args.no_fallback and args.app != "bare":
             port = _free_port()
             stub = subprocess.Popen(
                 [sys.executable, str(HERE / "serve.py"), "fhir_stub:app", str(port)],
