@@ -10,7 +10,9 @@ readers see the same plain dicts and lists they always do.
 A body whose shape does not fit (a prefetch value that is not an object, an entry that is not
 one, invalid JSON...) is no error here: `decode` answers None and the caller decodes the body
 generically, so odd but readable input is read exactly as before and bad input gets the same
-error as before.
+error as before. So does a body with a run of 20 or more digits: the generic decode reads an
+integer beyond 64 bits as a float, and refuses one beyond the float range, where msgspec would
+hand the readers a Python int of any size (10**400 * a unit factor raises OverflowError).
 """
 
 from __future__ import annotations
@@ -29,7 +31,11 @@ _ENVELOPE = ("hook", "hookInstance", "fhirServer", "fhirAuthorization", "context
 # What fhir/bundles.py reads of a search Bundle (or of an OperationOutcome in its place).
 _BUNDLE = ("resourceType", "link", "issue")
 # OperationOutcome entries in a search Bundle are read for their severity (fhir/bundles.py).
-_OUTCOME = {"issue"}
+_OUTCOME = frozenset({"issue"})
+
+# Every digit becomes "0", every other byte " ": a 20-digit run is then a plain substring.
+_DIGITS = bytes(0x30 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))
+_LONG_NUMBER = b"0" * 20  # 2**64 has 20 digits
 
 _typed_dict = cast(Any, TypedDict)  # the functional form, with field names known at start-up
 
@@ -55,6 +61,8 @@ def make_body_decoder(prefetch_keys: Iterable[str], observation_keys: Iterable[s
     decoder = msgspec.json.Decoder(body)
 
     def decode(raw: bytes) -> dict[str, Any] | None:
+        if _LONG_NUMBER in raw.translate(_DIGITS):
+            return None  # maybe an integer the generic decode reads differently: let it
         try:
             value: dict[str, Any] = decoder.decode(raw)
         except (msgspec.MsgspecError, ValueError, RecursionError):

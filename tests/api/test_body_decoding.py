@@ -82,6 +82,9 @@ def test_search_values_of_known_shapes_decode(value: Any) -> None:
         b'{"hook": "patient-view",',
         b'{"hook": "\xff"}',
         b"[" * 5_000 + b"]" * 5_000,
+        # Integers the generic decode reads as a float, or refuses: read them its way.
+        orjson.dumps(body(observations=None)).replace(b"null", b"18446744073709551616"),
+        orjson.dumps(body(observations=None)).replace(b"null", b"1" + b"0" * 400),
     ],
 )
 def test_other_shapes_are_left_to_the_generic_decode(raw: bytes) -> None:
@@ -94,9 +97,21 @@ def test_odd_but_readable_bodies_read_as_before() -> None:
     assert parse_json_object(raw, max_depth=64, decode=DECODE) == odd
 
 
+def test_wide_integers_are_read_as_the_generic_decode_reads_them() -> None:
+    raw = orjson.dumps(body(observations=None)).replace(b"null", b"123456789012345678901234")
+    value = parse_json_object(raw, max_depth=64, decode=DECODE)["prefetch"]["observations"]
+    assert value == orjson.loads(raw)["prefetch"]["observations"]
+    assert isinstance(value, float)
+
+
 @pytest.mark.parametrize(
     ("raw", "error"),
-    [(b'{"hook": ', BadRequest), (b"[1]", BadRequest), (b'{"a":' * 80 + b"1" + b"}" * 80, RequestTooDeep)],
+    [
+        (b'{"hook": ', BadRequest),
+        (b"[1]", BadRequest),
+        (b'{"a":' * 80 + b"1" + b"}" * 80, RequestTooDeep),
+        (b'{"hook": "patient-view", "context": {"n": 1' + b"0" * 400 + b"}}", BadRequest),
+    ],
 )
 def test_bad_bodies_get_the_same_errors(raw: bytes, error: type[Exception]) -> None:
     with pytest.raises(error) as lean:

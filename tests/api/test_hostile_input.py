@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import orjson
 import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
@@ -164,3 +165,20 @@ def test_huge_strings_are_bounded_by_the_body_limit(client_factory, settings_fac
     body = hook_request()
     body["prefetch"]["patient"]["name"] = [{"text": "A" * 200_000}]
     assert client.post(service_url("order-sign"), json=body).status_code == 413
+
+
+@pytest.mark.parametrize("digits", [25, 400])
+@pytest.mark.parametrize("where", ["observation", "draft dose"])
+def test_integers_wider_than_64_bits_never_500(client: TestClient, digits: int, where: str) -> None:
+    # Beyond 64 bits JSON integers read as floats; beyond the float range the body is refused.
+    marker = 987_654_321
+    if where == "observation":
+        body = hook_request("order-sign", observations=[observation("2823-3", marker, "mmol/L")])
+    else:
+        draft = medication_request("197391", "baclofen 10 MG Oral Tablet", dose_mg=marker)
+        body = hook_request("order-sign", drafts=[draft])
+    raw = orjson.dumps(body).replace(str(marker).encode(), b"9" * digits)
+    response = client.post(
+        service_url("order-sign"), content=raw, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == (200 if digits < 300 else 400), response.text[:300]
