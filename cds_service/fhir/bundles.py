@@ -36,14 +36,11 @@ def entry_resources(bundle: dict[str, Any]) -> tuple[list[dict[str, Any]], list[
         return [], []
     resources: list[dict[str, Any]] = []
     outcomes: list[dict[str, Any]] = []
-    for entry in entries:  # once per entry of every Bundle: `is_resource`, inlined
+    for entry in entries:
         resource = entry.get("resource") if isinstance(entry, dict) else None
-        if isinstance(resource, dict):
-            rtype = resource.get("resourceType")
-            if rtype == "OperationOutcome":
-                outcomes.append(resource)
-            elif isinstance(rtype, str):
-                resources.append(resource)
+        if is_resource(resource):  # checked once per entry, then sorted by its type
+            is_outcome = resource["resourceType"] == "OperationOutcome"
+            (outcomes if is_outcome else resources).append(resource)
     return resources, outcomes
 
 
