@@ -459,7 +459,7 @@ def report(
         add(f"bench/hotspots.py: {stages}")
     else:
         add("Median ms per call, our service's own functions called in one process pinned to CPU 0 "
-            "(bench/hotspots.py): *parse* = body decode (lean schema, generic fallback) + JSON depth check, *validate* = envelope and "
+            "(bench/hotspots.py): *parse* = orjson + JSON depth check, *validate* = envelope and "
             "context models, *pipeline* = `run_hook` (prefetch, facts, rules, cards), *respond* = "
             "response JSON. HTTP, logging, metrics and the served-card write are not included.")
         add("")

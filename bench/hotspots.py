@@ -5,7 +5,7 @@
     python bench/hotspots.py --json                   # machine-readable (bench/bench.py uses this)
 
 Stages, as the route runs them (cds_service/api/services.py `call_service`):
-  parse     read_json_object's parse: lean decode + the JSON depth check (api/body.py)
+  parse     read_json_object's parse: orjson + the JSON depth check   (api/body.py)
   validate  HookRequest envelope + hook context models                (api/services.py, hooks/pipeline.py)
   pipeline  run_hook: prefetch resolution, facts, rules, cards        (hooks/pipeline.py)
   respond   CdsResponse.to_json + orjson.dumps
@@ -81,7 +81,6 @@ class Harness:
             allow_unauthenticated=self.settings.fhir_allow_unauthenticated,
         )
         self._parse = parse_json_object
-        self._decode = registry.body_decoder  # as the route passes it
         self._validate = parse_hook_request
         self._context = parse_context
         self._run = run_hook
@@ -90,7 +89,7 @@ class Harness:
         import orjson
 
         t0 = time.perf_counter()
-        body = self._parse(raw, max_depth=self.settings.max_json_depth, decode=self._decode)
+        body = self._parse(raw, max_depth=self.settings.max_json_depth)
         t1 = time.perf_counter()
         request = self._validate(body)
         context = self._context(self.service, request)

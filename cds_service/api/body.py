@@ -8,14 +8,10 @@ import orjson
 from starlette.requests import Request
 
 from cds_service.errors import BadRequest, PayloadTooLarge, RequestTooDeep, UnsupportedMediaType
-from cds_service.hooks.decoding import BodyDecoder
 
 
-async def read_json_object(
-    request: Request, *, max_bytes: int, max_depth: int, decode: BodyDecoder | None = None
-) -> dict[str, Any]:
-    """The body as a JSON object, or a typed error (415, 413, 400). `decode` may read it first
-    (hooks/decoding.py); when it answers None, the generic decode decides."""
+async def read_json_object(request: Request, *, max_bytes: int, max_depth: int) -> dict[str, Any]:
+    """The body as a JSON object, or a typed error (415, 413, 400)."""
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type not in ("application/json", "application/fhir+json") and not (
         media_type.startswith("application/") and media_type.endswith("+json")
@@ -33,22 +29,18 @@ async def read_json_object(
         if size > max_bytes:
             raise PayloadTooLarge(f"The request body is larger than {max_bytes} bytes.")
         chunks.append(chunk)
-    return parse_json_object(b"".join(chunks), max_depth=max_depth, decode=decode)
+    return parse_json_object(b"".join(chunks), max_depth=max_depth)
 
 
-def parse_json_object(
-    raw: bytes, *, max_depth: int, decode: BodyDecoder | None = None
-) -> dict[str, Any]:
+def parse_json_object(raw: bytes, *, max_depth: int) -> dict[str, Any]:
     """Parse bytes into a JSON object, refusing bad syntax, non-objects and deep nesting."""
     if not raw.strip():
         raise BadRequest("The request body is empty.")
-    value = decode(raw) if decode is not None else None
-    if value is None:
-        try:
-            value = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            # orjson refuses nesting beyond 1024 levels itself, without recursing in Python.
-            raise BadRequest("The request body is not valid JSON.") from None
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        # orjson refuses nesting beyond 1024 levels itself, without recursing in Python.
+        raise BadRequest("The request body is not valid JSON.") from None
     if not isinstance(value, dict):
         raise BadRequest("The request body must be a JSON object.")
     if nesting_depth(raw, max_depth) > max_depth:

@@ -62,7 +62,6 @@ async def call_service(service_id: str, request: Request, state: StateDep) -> Re
             request,
             max_bytes=state.settings.max_body_bytes,
             max_depth=state.settings.max_json_depth,
-            decode=state.registry.body_decoder,
         )
         hook_request = parse_hook_request(body)
         context = parse_context(service, hook_request)

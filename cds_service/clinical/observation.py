@@ -49,16 +49,6 @@ PLAUSIBLE: dict[str, tuple[float, float]] = {
 }
 
 
-# Every top-level Observation field this module and labs.py read. The API edge decodes
-# prefetched Observations keeping only these (hooks/decoding.py): add a field here when a
-# reader starts using it (tests/clinical/test_observation_fields.py checks the fixtures).
-OBSERVATION_FIELDS = frozenset({
-    "resourceType", "id", "status", "code", "component",
-    "valueQuantity", "interpretation", "referenceRange",
-    "effectiveDateTime", "effectivePeriod", "effectiveInstant", "issued",
-})  # fmt: skip
-
-
 class LabSkip(ValueError):
     """A result that was recognised but cannot be used; the message says why (no PHI)."""
 

@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from cds_service.errors import UnknownService
-from cds_service.fhir.fetching import resource_type_of
-from cds_service.hooks.decoding import BodyDecoder, make_body_decoder
 from cds_service.hooks.models import HookName
 
 KeyPolicy = Literal["required", "optional"]
@@ -71,18 +69,6 @@ class Registry:
         ids = [s.id for s in services]
         assert len(ids) == len(set(ids)), "service ids must be unique (the sandbox merges them)"
         self._by_id = {s.id: s for s in services}
-        keys = {key for s in services for key in s.prefetch}
-        observation_keys = {
-            key
-            for key in keys
-            if all(
-                resource_type_of(s.prefetch[key]) == "Observation"
-                for s in services
-                if key in s.prefetch
-            )
-        }
-        # Hook bodies for any of our services: Observation searches decoded lean.
-        self.body_decoder: BodyDecoder = make_body_decoder(keys, observation_keys)
 
     def get(self, service_id: str) -> Service:
         try:
