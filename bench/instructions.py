@@ -5,7 +5,8 @@
     python bench/instructions.py --app bare        # or --app no-guideline: the reference points
 
 On a shared 2-core machine, wall and CPU times of the same build vary by 30% from one minute
-to the next; instruction counts repeat to within a fraction of a percent. Use this to judge a
+to the next; instruction counts repeat to within a few percent (the periodic served-card flush
+and the garbage collector land on different calls). Use this to judge a
 change (run it on both commits), and bench/run for the real throughput and latency.
 
 How: a child process builds the app as `cds-service serve` does (`app_from_env`, lifespan
