@@ -39,31 +39,6 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-class PrivateNetworkAccess:
-    """Answer Chrome's Private Network Access preflight: the hosted sandbox may reach localhost."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        asks = scope["type"] == "http" and scope["method"] == "OPTIONS" and any(
-            name == b"access-control-request-private-network" for name, _ in scope["headers"]
-        )
-        if not asks:
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_header(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [
-                    *message.get("headers", []),
-                    (b"access-control-allow-private-network", b"true"),
-                ]
-            await send(message)
-
-        await self.app(scope, receive, send_with_header)
-
-
 def install_middleware(app: FastAPI, cors_origins: list[str]) -> None:
     """CORS outermost so even 4xx/5xx carry the allow-origin header the browser needs."""
     app.add_middleware(SecurityHeaders)
@@ -75,5 +50,6 @@ def install_middleware(app: FastAPI, cors_origins: list[str]) -> None:
             allow_headers=["Authorization", "Content-Type", "Accept"],
             allow_credentials=False,  # the sandbox sends no cookies; never `*` + credentials
             max_age=600,
+            # Chrome's Private Network Access preflight: the hosted sandbox may reach localhost.
+            allow_private_network=True,
         )
-        app.add_middleware(PrivateNetworkAccess)

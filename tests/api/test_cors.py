@@ -65,6 +65,8 @@ def test_private_network_preflight_is_answered(secured: TestClient) -> None:
             "Access-Control-Request-Private-Network": "true",
         },
     )
+    assert response.status_code == 200, response.text
+    assert response.headers["access-control-allow-origin"] == SANDBOX
     assert response.headers["access-control-allow-private-network"] == "true"
 
 
