@@ -33,7 +33,7 @@ from cds_service.security.jwt import JwtVerifier
 from cds_service.security.replay import ReplayStore
 from cds_service.security.trust import load_trust
 from cds_service.settings import Settings
-from cds_service.store.db import init_schema, make_engine
+from cds_service.store.db import open_database
 from cds_service.store.repository import Store
 
 log = logging.getLogger(__name__)
@@ -88,8 +88,7 @@ def create_app(
     configure_logging(settings.log_level, settings.log_json)
     _warn_about_profile(settings)
 
-    db = make_engine(settings.database_url)
-    init_schema(db)
+    db = open_database(settings.database_url)
     engine = build_engine(settings, fhir_transport=fhir_transport)
     jwks_http = httpx.AsyncClient(
         timeout=httpx.Timeout(3.0), follow_redirects=False, transport=jwks_transport

@@ -29,6 +29,25 @@ def settings_or_exit() -> Settings:
         raise typer.Exit(2) from None
 
 
+def usable_or_exit(settings: Settings) -> None:
+    """Settings that validate may still be unusable: an unreadable trust file, a database that
+    cannot be opened. Say so in one line naming the variable (exit 2), not in a traceback."""
+    from cds_service.security.trust import TrustConfigError, trust_config
+    from cds_service.store.db import DatabaseUnusable, open_database
+
+    try:
+        open_database(settings.database_url).dispose()
+    except DatabaseUnusable as exc:
+        typer.echo(f"Invalid configuration: CDS_DATABASE_URL: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if settings.auth_required:
+        try:
+            trust_config(settings)
+        except TrustConfigError as exc:
+            typer.echo(f"Invalid configuration: CDS_TRUST_FILE / CDS_PROFILE: {exc}", err=True)
+            raise typer.Exit(2) from None
+
+
 @cli.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
@@ -38,7 +57,7 @@ def serve(
     """Run the HTTP service (settings from CDS_* environment variables)."""
     import uvicorn
 
-    settings_or_exit()  # fail fast, before uvicorn starts workers
+    usable_or_exit(settings_or_exit())  # fail fast, before uvicorn starts workers
     uvicorn.run(
         "cds_service.app:app_from_env",
         factory=True,

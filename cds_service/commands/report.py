@@ -16,9 +16,10 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from cds_service.settings import describe_error, load_settings
-from cds_service.store.db import init_schema, make_engine
+from cds_service.store.db import DatabaseUnusable, open_database
 from cds_service.store.report_model import RuleReport
 from cds_service.store.repository import Store
 
@@ -66,14 +67,20 @@ def parse_since(value: str | None) -> datetime | None:
 def load_report(url: str, since: datetime | None) -> list[RuleReport]:
     """Open the store, read the report, close. A SQLite file that isn't there is an error
     (opening it would silently create an empty database and report nothing)."""
-    parsed = make_url(url)
-    path = parsed.database if parsed.get_backend_name() == "sqlite" else None
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        parsed = None  # open_database below says what is wrong with it
+    path = parsed.database if parsed and parsed.get_backend_name() == "sqlite" else None
     if path not in (None, "", ":memory:") and not Path(str(path)).is_file():
         typer.echo(f"No database at {path} (set CDS_DATABASE_URL).", err=True)
         raise typer.Exit(1)
-    engine = make_engine(url)
     try:
-        init_schema(engine)  # an older database may lack a table: create it, empty
+        engine = open_database(url)  # an older database may lack a table: created, empty
+    except DatabaseUnusable as exc:
+        typer.echo(f"Invalid configuration: CDS_DATABASE_URL: {exc}", err=True)
+        raise typer.Exit(2) from None
+    try:
         return Store(engine).report(since)
     finally:
         engine.dispose()

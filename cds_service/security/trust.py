@@ -294,13 +294,7 @@ def load_trust(settings: Settings) -> TrustConfig:
     - else nobody: every token is refused (401), and a warning says so.
     The sandbox issuer is refused in `production` (its private key is public).
     """
-    config = TrustConfig.empty()
-    if settings.trust_file is not None:
-        config = load_trust_file(settings.trust_file)
-    if settings.profile == "sandbox" and not config.trusts_sandbox:
-        config = config.merged(TrustConfig.sandbox())
-    if settings.profile == "production":
-        _refuse_sandbox_key(config)
+    config = trust_config(settings)
     if config.trusts_sandbox:
         log.warning(
             "!!! TRUSTING THE PUBLIC CDS HOOKS SANDBOX (iss %s): its private signing key is "
@@ -319,6 +313,18 @@ def load_trust(settings: Settings) -> TrustConfig:
             len(config.clients),
             ", ".join(client.label for client in config.clients),
         )
+    return config
+
+
+def trust_config(settings: Settings) -> TrustConfig:
+    """`load_trust` without its log lines: what `cds-service serve` checks before starting."""
+    config = TrustConfig.empty()
+    if settings.trust_file is not None:
+        config = load_trust_file(settings.trust_file)
+    if settings.profile == "sandbox" and not config.trusts_sandbox:
+        config = config.merged(TrustConfig.sandbox())
+    if settings.profile == "production":
+        _refuse_sandbox_key(config)
     return config
 
 

@@ -6,8 +6,15 @@ any SQLAlchemy URL works. Tables are created at start-up.
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, sessionmaker
+
+_URL_EXAMPLES = "e.g. sqlite:///cds-service.db or postgresql+psycopg://user@host/cds"
+
+
+class DatabaseUnusable(ValueError):
+    """CDS_DATABASE_URL names a database this process cannot use; the message shows no password."""
 
 
 class Base(DeclarativeBase):
@@ -29,6 +36,27 @@ def make_engine(url: str) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+def open_database(url: str) -> Engine:
+    """The engine with its tables in place, or `DatabaseUnusable` saying why, in one line."""
+    try:
+        shown = make_url(url).render_as_string(hide_password=True)
+        engine = make_engine(url)
+    except (ArgumentError, NoSuchModuleError):
+        raise DatabaseUnusable(f"not a database URL this service knows ({_URL_EXAMPLES})") from None
+    except ModuleNotFoundError as exc:
+        raise DatabaseUnusable(
+            f"the database driver {exc.name!r} is not installed "
+            "(PostgreSQL: pip install 'cds-service[postgres]')"
+        ) from None
+    try:
+        init_schema(engine)
+    except SQLAlchemyError as exc:
+        engine.dispose()
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:200]
+        raise DatabaseUnusable(f"cannot open {shown}: {reason}") from None
+    return engine
 
 
 def init_schema(engine: Engine) -> None:

@@ -97,3 +97,8 @@ def test_the_database_url_comes_from_settings_by_default(
 ])
 def test_parse_since(text: str, expected: datetime) -> None:
     assert parse_since(text) == expected
+
+
+def test_a_database_url_that_is_not_one_is_a_configuration_error() -> None:
+    code, output = run("--database-url", "not-a-url")
+    assert code == 2 and "Invalid configuration: CDS_DATABASE_URL" in output
