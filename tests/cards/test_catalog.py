@@ -23,8 +23,30 @@ def test_default_location_finds_the_repository_cards_dir():
 def test_every_card_has_an_absolute_source_url_and_topic(catalog):
     for key in CARD_SPECS:
         source = catalog.card(key).source
-        assert source.url and source.url.startswith(("https://", "http://")), key
+        assert source.url and source.url.startswith("https://"), key
         assert source.topic and source.topic.system == "https://cds.example.org/cramps/topic"
+
+
+def test_every_url_in_the_card_content_is_https():
+    """SECURITY.md: links on cards are only the catalogue's fixed https URLs."""
+
+    def urls(node: object):
+        if isinstance(node, dict):
+            for name, value in node.items():
+                if name == "url":
+                    yield value
+                yield from urls(value)
+        elif isinstance(node, list):
+            for value in node:
+                yield from urls(value)
+
+    found = [
+        (path.name, url)
+        for path in sorted(default_location().iterdir())
+        if path.name.endswith(".yaml")
+        for url in urls(yaml.safe_load(path.read_text()))
+    ]
+    assert found and all(url.startswith("https://") for _name, url in found), found
 
 
 def test_every_card_has_override_reasons_with_display(catalog):
