@@ -32,7 +32,7 @@ from cds_service.security.jwks import JwksCache
 from cds_service.security.jwt import JwtVerifier
 from cds_service.security.replay import ReplayStore
 from cds_service.security.trust import load_trust
-from cds_service.settings import Settings
+from cds_service.settings import Settings, unknown_variables
 from cds_service.store.db import open_database
 from cds_service.store.repository import Store
 
@@ -76,6 +76,8 @@ def _warn_about_profile(settings: Settings) -> None:
         )
     if settings.profile != "production":
         log.warning("Running the '%s' profile: relaxed defaults, testing only.", settings.profile)
+    for note in unknown_variables():
+        log.warning(note)
 
 
 def create_app(
@@ -133,6 +135,9 @@ def create_app(
         version="0.1.0",
         description="CDS Hooks 2.0 service for the lower-extremity muscle cramp guideline.",
         lifespan=lifespan,
+        docs_url="/docs" if settings.api_docs else None,
+        redoc_url="/redoc" if settings.api_docs else None,
+        openapi_url="/openapi.json" if settings.api_docs else None,
     )
     app.state.cds = state
     install_error_handlers(app)

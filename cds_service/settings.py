@@ -6,8 +6,10 @@ A bad value stops start-up with a message naming the variable, never echoing a s
 
 from __future__ import annotations
 
+import difflib
 import logging
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -109,6 +111,11 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_json: bool = Field(True, description="One JSON object per log line.")
     metrics_enabled: bool = True
+    api_docs: bool | None = Field(
+        None,
+        description="Serve /docs, /redoc and /openapi.json (no token needed). Default: on in "
+        "development and sandbox, off in production.",
+    )
 
     @field_validator("cors_origins", "fhir_allowed_hosts", mode="before")
     @classmethod
@@ -133,11 +140,27 @@ class Settings(BaseSettings):
             raise ValueError("CDS_CORS_ORIGINS='*' is not allowed in production")
         if self.profile == "production" and "*" in self.fhir_allowed_hosts:
             raise ValueError("CDS_FHIR_ALLOWED_HOSTS='*' is not allowed in production")
+        if self.api_docs is None:
+            self.api_docs = self.profile != "production"
         return self
 
     @property
     def discovery_url(self) -> str:
         return f"{self.public_base_url}/cds-services"
+
+
+def unknown_variables(environ: Mapping[str, str] | None = None) -> list[str]:
+    """`CDS_*` variables that are no setting (a typo is otherwise silently ignored), each with
+    the closest setting's name when there is one. `CDS_TEST_*` belongs to the test suite."""
+    environ = os.environ if environ is None else environ
+    known = {"CDS_" + name.upper() for name in Settings.model_fields} | {"CDS_ENV_FILE"}
+    notes = []
+    for name in sorted(environ):
+        if name.startswith("CDS_") and name not in known and not name.startswith("CDS_TEST_"):
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            notes.append(f"{name} is not a setting and is ignored{hint}")
+    return notes
 
 
 def load_settings(env_file: str | None = None) -> Settings:

@@ -228,3 +228,25 @@ def test_health_endpoints(client: TestClient) -> None:
     assert client.get("/health/live").json() == {"status": "ok"}
     ready = client.get("/health/ready")
     assert ready.status_code == 200 and ready.json()["status"] == "ok"
+
+
+@pytest.mark.parametrize(
+    ("profile", "api_docs", "served"),
+    [
+        ("development", None, True),
+        ("sandbox", None, True),
+        ("production", None, False),
+        ("production", True, True),
+        ("development", False, False),
+    ],
+)
+def test_api_docs_follow_the_profile_unless_set(
+    client_factory, settings_factory, profile: str, api_docs: bool | None, served: bool
+) -> None:  # type: ignore[no-untyped-def]
+    client = client_factory(settings_factory(profile=profile, api_docs=api_docs))
+    for path in ("/openapi.json", "/docs", "/redoc"):
+        response = client.get(path)
+        assert (response.status_code == 200) is served, (path, response.status_code)
+        if not served:
+            assert response.status_code == 404
+            assert response.json()["resourceType"] == "OperationOutcome"
