@@ -23,7 +23,8 @@ async def authenticate(
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        log.info("auth refused: no bearer token on %s", request.url.path)
+        # Worded so the log's bearer-token redaction leaves it readable ("Bearer" + quote).
+        log.info("auth refused on %s: no Authorization header of type 'Bearer'", request.url.path)
         raise Unauthorized("missing bearer token")
     # `aud` must name this endpoint as the EHR sees it: the configured public URL + our path.
     audience = state.settings.public_base_url + request.url.path

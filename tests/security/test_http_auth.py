@@ -53,6 +53,16 @@ def test_discovery_without_token_is_a_bare_401(app_client: TestClient) -> None:
     assert_bare_401(app_client.get("/cds-services"))
 
 
+def test_the_log_says_plainly_that_no_token_came(
+    app_client: TestClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    assert_bare_401(app_client.get("/cds-services"))
+    lines = [line for line in capsys.readouterr().err.splitlines() if "auth refused" in line]
+    assert lines and "no Authorization header of type 'Bearer'" in lines[0], lines
+    assert "[REDACTED]" not in lines[0]
+
+
 @pytest.mark.parametrize(
     "authorization",
     ["Bearer garbage", "Basic dXNlcjpwYXNz", "Bearer ", "bearer a.b.c"],
