@@ -38,8 +38,14 @@ def parse_json_object(raw: bytes, *, max_depth: int) -> dict[str, Any]:
         raise BadRequest("The request body is empty.")
     try:
         value = orjson.loads(raw)
-    except orjson.JSONDecodeError:
+    except orjson.JSONDecodeError as exc:
         # orjson refuses nesting beyond 1024 levels itself, without recursing in Python.
+        if exc.msg.startswith("depth limit"):
+            raise RequestTooDeep(f"The JSON nests deeper than {max_depth} levels.") from None
+        if exc.msg.startswith("number is infinity"):
+            raise BadRequest(
+                "The request body holds a number too large to read (beyond a double's range)."
+            ) from None
         raise BadRequest("The request body is not valid JSON.") from None
     if not isinstance(value, dict):
         raise BadRequest("The request body must be a JSON object.")

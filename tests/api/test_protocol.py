@@ -175,6 +175,25 @@ def test_deep_nesting_is_400(client: TestClient) -> None:
     assert response.json()["issue"][0]["details"]["coding"][0]["code"] == "too-deep"
 
 
+def test_nesting_past_orjsons_own_limit_is_too_deep_not_invalid(client: TestClient) -> None:
+    raw = b'{"hook": "order-sign", "deep": ' + b"[" * 2000 + b"]" * 2000 + b"}"
+    response = client.post(
+        service_url("order-sign"), content=raw, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert response.json()["issue"][0]["details"]["coding"][0]["code"] == "too-deep"
+
+
+@pytest.mark.parametrize("number", [b"9" * 400, b"1e400", b"-1e999"])
+def test_a_number_beyond_a_double_is_named_as_such(client: TestClient, number: bytes) -> None:
+    raw = b'{"hook": "order-sign", "n": ' + number + b"}"
+    response = client.post(
+        service_url("order-sign"), content=raw, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert "number too large" in response.json()["issue"][0]["details"]["text"]
+
+
 def test_unknown_fields_and_extensions_are_ignored(client: TestClient) -> None:
     body = hook_request()
     body["extension"] = {"com.example.timestamp": "2017-11-27T22:13:25Z"}
