@@ -19,8 +19,8 @@ async def read_json_object(request: Request, *, max_bytes: int, max_depth: int) 
         raise UnsupportedMediaType(
             "The request body must be JSON (Content-Type: application/json)."
         )
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isascii() and declared.isdigit() and int(declared) > max_bytes:
         raise PayloadTooLarge(f"The request body is larger than {max_bytes} bytes.")
     chunks: list[bytes] = []
     size = 0

@@ -116,7 +116,7 @@ def request(
 def read_orders(path: Path) -> list[Resource]:
     """The medication orders in one file (a resource, a Bundle or a list)."""
     found: list[dict[str, Any]] = resources_from(load_json(path))
-    orders = [r for r in found if r.get("resourceType") in ORDER_TYPES]
+    orders = [r for r in found if str(r.get("resourceType")) in ORDER_TYPES]
     if not orders:
         raise BundleError(f"{path}: no MedicationRequest or MedicationOrder")
     return orders

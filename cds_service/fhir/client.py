@@ -141,7 +141,7 @@ class FhirClient:
                     # 3xx included: see `create` for why redirects are not followed.
                     raise FhirStatusError(f"FHIR server {host}: HTTP {status}", status_code=status)
                 declared = response.headers.get("Content-Length", "")
-                if declared.isdigit() and int(declared) > self._max_bytes:
+                if declared.isascii() and declared.isdigit() and int(declared) > self._max_bytes:
                     raise FhirResponseInvalid(f"FHIR server {host}: response too large")
                 chunks: list[bytes] = []
                 size = 0

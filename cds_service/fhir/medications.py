@@ -76,7 +76,10 @@ def _references(
 ) -> dict[str, _Ref]:
     refs: dict[str, _Ref] = {}
     for resource in resources:
-        if not isinstance(resource, dict) or resource.get("resourceType") not in ORDER_TYPES:
+        if not isinstance(resource, dict):
+            continue
+        rtype = resource.get("resourceType")  # any JSON value: `in` a frozenset needs a str
+        if not isinstance(rtype, str) or rtype not in ORDER_TYPES:
             continue
         holder = resource.get("medicationReference")
         reference = holder.get("reference") if isinstance(holder, dict) else None

@@ -156,7 +156,7 @@ class JwksCache:
             if response.status_code != 200:
                 raise JwksFetchError(f"status {response.status_code}")
             declared = response.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > self._max_bytes:
+            if declared.isascii() and declared.isdigit() and int(declared) > self._max_bytes:
                 raise JwksFetchError(f"body larger than {self._max_bytes} bytes")
             body = bytearray()
             async for chunk in response.aiter_bytes():

@@ -148,6 +148,13 @@ def test_garbage_resources_inside_bundles_and_drafts(
             medicationReference={"reference": "#" + "x" * 10_000}
         ),
         lambda b: b["context"].update(selections=["MedicationRequest/" + "y" * 200] * 50),
+        # Found by fuzzing: an unhashable resourceType reached `in frozenset` (TypeError, 500).
+        lambda b: b["context"]["draftOrders"]["entry"][0]["resource"].update(
+            resourceType=["MedicationRequest"]
+        ),
+        lambda b: b["prefetch"]["medications"]["entry"].append(
+            {"resource": {"resourceType": {"x": 1}, "medicationReference": {"reference": "M/1"}}}
+        ),
     ],
 )
 def test_hand_picked_hostile_content(client: TestClient, mutate: Any) -> None:

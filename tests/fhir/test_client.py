@@ -92,6 +92,19 @@ async def test_declared_size_over_cap(fhir: respx.MockRouter) -> None:
     await client.aclose()
 
 
+@pytest.mark.parametrize("declared", ["\u00b2", "\u0663", "1e9", "-1"])
+async def test_odd_content_length_is_not_trusted(declared: str, fhir: respx.MockRouter) -> None:
+    """str.isdigit() accepts '²' (superscript two), which int() refuses: found by fuzzing."""
+    client = FhirClient.create(1.0, max_bytes=1_000)
+    fhir.get("/Patient/pat-123").respond(
+        200,
+        content=b'{"resourceType": "Patient", "id": "pat-123"}',
+        headers={"Content-Length": declared.encode()},  # type: ignore[dict-item]
+    )
+    assert (await client.get_json(URL, token=None, timeout=1.0))["id"] == "pat-123"
+    await client.aclose()
+
+
 async def _endless() -> AsyncIterator[bytes]:
     yield b'{"resourceType": "Bundle", "entry": ['
     while True:

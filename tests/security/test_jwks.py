@@ -245,12 +245,22 @@ async def test_odd_keys_in_a_fetched_set_are_skipped(
         {**k1.as_dict(private=False), "kid": "enc", "use": "enc"},
         k1.as_dict(private=False),
         {**k1.as_dict(private=False), "x": "AAAA"},  # a duplicate kid: first one wins
+        {**k1.as_dict(private=False), "kid": "crv", "crv": ["P-384"]},  # found by fuzzing
     ]
     mock_http.get(URL).respond(json={"keys": keys})
     assert await cache.find_key(client, "k1", None) is not None
-    for kid in ("hmac", "priv", "small", "enc"):
+    for kid in ("hmac", "priv", "small", "enc", "crv"):
         assert await cache.find_key(client, kid, None) is None
     assert "key left out" in caplog.text
+
+
+async def test_an_odd_content_length_is_not_trusted(
+    cache: JwksCache, client: TrustedClient, k1: ECKey, mock_http: respx.MockRouter
+) -> None:
+    """str.isdigit() accepts '²' (superscript two), which int() refuses."""
+    body = json.dumps({"keys": [k1.as_dict(private=False)]}).encode()
+    mock_http.get(URL).respond(200, content=body, headers={"Content-Length": "\u00b2".encode()})
+    assert await cache.find_key(client, "k1", None) is not None
 
 
 async def test_inline_keys_need_no_network(
