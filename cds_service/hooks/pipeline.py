@@ -72,8 +72,10 @@ class CallReport:
 def parse_context(service: Service, request: HookRequest) -> HookContext:
     """Check the hook matches the service and the hook's required context fields are there."""
     if request.hook != service.hook:
+        # Name the request's hook only when it is one we know: never echo a caller's free text.
+        sent = f"'{request.hook}'" if request.hook in CONTEXT_MODELS else "the one sent"
         raise BadRequest(
-            f"Service '{service.id}' answers the '{service.hook}' hook, not '{request.hook[:64]}'.",
+            f"Service '{service.id}' answers the '{service.hook}' hook, not {sent}.",
             expression=["hook"],
         )
     context = dict(request.context)

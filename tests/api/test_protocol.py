@@ -88,7 +88,16 @@ def test_hook_mismatch_is_400(client: TestClient) -> None:
     body = hook_request("order-sign")
     response = client.post(service_url("patient-view"), json=body)
     assert response.status_code == 400
-    assert "hook" in response.json()["issue"][0]["details"]["text"]
+    text = response.json()["issue"][0]["details"]["text"]
+    assert text == "Service 'muscle-cramps-patient-view' answers the 'patient-view' hook, not 'order-sign'."
+
+
+def test_an_unknown_hook_is_not_echoed(client: TestClient) -> None:
+    body = {**hook_request("order-sign"), "hook": "Patient Jane Doe 1961-02-03"}
+    response = client.post(service_url("order-sign"), json=body)
+    assert response.status_code == 400
+    text = response.json()["issue"][0]["details"]["text"]
+    assert "Jane" not in text and text.endswith("hook, not the one sent.")
 
 
 @pytest.mark.parametrize(
