@@ -7,6 +7,7 @@ further down, where only what the rules use is touched.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
@@ -14,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 HookName = Literal["patient-view", "order-select", "order-sign"]
 
 _ID_MAX = 256
+_VISIBLE_ASCII = re.compile(r"[\x21-\x7e]+")
 
 
 class _Lenient(BaseModel):
@@ -29,6 +31,15 @@ class FhirAuthorization(_Lenient):
     scope: str | None = Field(None, max_length=8_192)
     subject: str | None = Field(None, max_length=_ID_MAX)
     patient: str | None = Field(None, max_length=_ID_MAX)
+
+    @field_validator("access_token")
+    @classmethod
+    def _header_safe(cls, value: SecretStr) -> SecretStr:
+        # It goes into an Authorization header: visible ASCII only (RFC 6750's b64token is a
+        # subset). Anything else could not be sent, and would fail deep in the FHIR client.
+        if not _VISIBLE_ASCII.fullmatch(value.get_secret_value()):
+            raise ValueError("access_token must be visible ASCII characters only")
+        return value
 
     @field_validator("token_type")
     @classmethod

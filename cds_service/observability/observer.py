@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from cds_service.observability.metrics import Metrics
+from cds_service.observability.redaction import loggable_id
 
 PREFETCH_STATUSES = ("supplied", "fetched", "null", "failed")
 UNKNOWN = "unknown"
@@ -114,7 +115,7 @@ def hook_call_fields(
 ) -> dict[str, Any]:
     """The `hook_call` log line's fields: ids, keys, counts and timings only."""
     fields: dict[str, Any] = {
-        "hookInstance": hook_instance[:256] if hook_instance else None,
+        "hookInstance": loggable_id(hook_instance) if hook_instance else None,
         "service": service_id[:_ID_MAX],
         "status": status,
         "duration_ms": round(duration_seconds * 1000, 1),

@@ -7,6 +7,7 @@ place; this catches the day it does.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import MutableMapping
 from typing import Any
@@ -30,6 +31,18 @@ SECRET_KEYS = frozenset({
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*")
 _BEARER = re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]+")
 _MAX_DEPTH = 8
+
+
+_UUID = re.compile(r"(?:urn:uuid:)?[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
+
+
+def loggable_id(value: str) -> str:
+    """A caller-chosen id (hookInstance, a feedback card id) as a log line may show it: a UUID,
+    the form the spec asks for, as sent; anything else as a short digest, so lines still
+    correlate but free text (which could be PHI) never reaches the log."""
+    if _UUID.fullmatch(value):
+        return value
+    return "sha256:" + hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 def is_secret_key(key: object) -> bool:

@@ -23,6 +23,7 @@ from sqlalchemy import Connection, Engine, Table, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from cds_service.observability.redaction import loggable_id
 from cds_service.store.feedback_models import FeedbackItem
 from cds_service.store.report_model import ReasonCount, RuleReport
 from cds_service.store.tables import Feedback, ServedCard
@@ -189,7 +190,10 @@ class Store:
             log.info(
                 "feedback for %d card(s) this service has no record of serving; stored anyway",
                 len(unknown),
-                extra={"service": service_id, "unknown_cards": unknown[:20]},
+                extra={
+                    "service": service_id,
+                    "unknown_cards": [loggable_id(card) for card in unknown[:20]],
+                },
             )
         return FeedbackOutcome(
             stored=len(stored),

@@ -132,6 +132,19 @@ def test_fhir_authorization_without_fhir_server_is_400(client: TestClient) -> No
     assert "secret" not in response.text
 
 
+@pytest.mark.parametrize("token", ["\u200bsecret", "sec ret", "s\u00e9cret", "secret\n"])
+def test_an_access_token_that_cannot_go_in_a_header_is_400(client: TestClient, token: str) -> None:
+    """Found by fuzzing: a non-ASCII token failed inside httpx on the fallback path (500)."""
+    body = hook_request()
+    del body["prefetch"]
+    body["fhirServer"] = "https://fhir.example.org/r4"
+    body["fhirAuthorization"] = {"access_token": token, "token_type": "Bearer", "subject": "cds"}
+    response = client.post(service_url("order-sign"), json=body)
+    assert response.status_code == 400
+    assert response.json()["issue"][0]["expression"] == ["fhirAuthorization.access_token"]
+    assert "secret" not in response.text and "cret" not in response.text
+
+
 @pytest.mark.parametrize("raw", [b"{", b"not json", b"", b"[1,2]", b'"text"', b"\xff\xfe"])
 def test_malformed_json_is_400(client: TestClient, raw: bytes) -> None:
     response = client.post(

@@ -66,6 +66,27 @@ def full_report() -> Report:
 
 
 
+@pytest.mark.parametrize(
+    ("sent", "logged"),
+    [
+        ("d1577c69-dfbe-44ad-ba6d-3e05e953b2ea", "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea"),
+        ("urn:uuid:D1577C69-DFBE-44AD-BA6D-3E05E953B2EA", "urn:uuid:D1577C69-DFBE-44AD-BA6D-3E05E953B2EA"),
+        ("Jane Doe MRN 12345", "sha256:"),
+        ("d1577c69-dfbe-44ad-ba6d-3e05e953b2ea and more", "sha256:"),
+    ],
+)
+def test_a_hook_instance_that_is_no_uuid_is_logged_as_a_digest(
+    json_logs: pytest.CaptureFixture[str], sent: str, logged: str
+) -> None:
+    Observer(Metrics()).hook_call(
+        service_id=SERVICE, status=200, duration_seconds=0.1, hook_instance=sent, report=None
+    )
+    (line,) = [entry for entry in json_lines(json_logs) if entry["event"] == "hook_call"]
+    assert line["hookInstance"].startswith(logged)
+    if logged == "sha256:":
+        assert len(line["hookInstance"]) == len("sha256:") + 16 and "Jane" not in line["hookInstance"]
+
+
 def test_one_json_line_per_hook_call_with_the_fields(
     json_logs: pytest.CaptureFixture[str],
 ) -> None:
@@ -189,4 +210,4 @@ def test_a_token_passed_by_mistake_is_masked(json_logs: pytest.CaptureFixture[st
     Observer(None).hook_call(service_id=SERVICE, status=200, duration_seconds=0.01,
                              hook_instance=TOKEN, report=None)
     text = json_logs.readouterr().err
-    assert TOKEN not in text and "[REDACTED]" in text
+    assert TOKEN not in text and '"hookInstance":"sha256:' in text
