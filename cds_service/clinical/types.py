@@ -112,6 +112,18 @@ class PatientFacts:
     # Problems noticed while reading the data, shown on cards where they matter
     # (e.g. "2 Observations without a date were ignored").
     data_notes: tuple[str, ...] = ()
+    # conditions by group, built once: rules ask per order, and scanning every condition per
+    # order was quadratic (found by fuzzing: 4,000 orders x 4,000 conditions took 3 s)
+    _by_group: dict[str, tuple[ConditionFact, ...]] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
+
+    def __post_init__(self) -> None:
+        by_group: dict[str, list[ConditionFact]] = {}
+        for condition in self.conditions:
+            for group in condition.groups:
+                by_group.setdefault(group, []).append(condition)
+        object.__setattr__(self, "_by_group", {g: tuple(cs) for g, cs in by_group.items()})
 
     def lab(self, analyte: Analyte) -> LabValue | None:
         return self.labs.get(analyte)
@@ -122,10 +134,10 @@ class PatientFacts:
         return self.labs.get("egfr")
 
     def has_condition(self, group: str) -> bool:
-        return any(group in c.groups for c in self.conditions)
+        return group in self._by_group
 
     def conditions_in(self, group: str) -> tuple[ConditionFact, ...]:
-        return tuple(c for c in self.conditions if group in c.groups)
+        return self._by_group.get(group, ())
 
     def takes(self, group: str) -> tuple[Medication, ...]:
         return tuple(m for m in self.active_medications if group in m.groups)

@@ -12,7 +12,7 @@ another stated reason.
 
 from __future__ import annotations
 
-from cds_service.rules.baclofen_fit import assess_baclofen
+from cds_service.rules.baclofen_fit import BaclofenFit, assess_baclofen
 from cds_service.rules.evidence import age_evidence, order_evidence
 from cds_service.rules.indication import cramp_indication
 from cds_service.rules.offers import SWAP_SUGGESTIONS, swap_suggestions, swap_values
@@ -44,6 +44,7 @@ def benzodiazepine_older_adult(inp: RuleInput) -> list[Finding]:
         return []
     exception_listed = any(inp.facts.has_condition(g) for g in EXCEPTION_GROUPS)
     findings = []
+    fit: BaclofenFit | None = None
     for order in inp.targets:
         if "benzodiazepine" not in order.groups:
             continue
@@ -56,7 +57,7 @@ def benzodiazepine_older_adult(inp: RuleInput) -> list[Finding]:
         indication = cramp_indication(order, inp.facts, use_problem_list=False)
         if exception_listed and not indication.for_cramps and not order.has_reason:
             continue  # no reason given: presumed to be for the listed exception
-        fit = assess_baclofen(inp)
+        fit = fit or assess_baclofen(inp)  # once per call: it depends on the patient only
         suggestions = swap_suggestions(inp, order, fit, offer_baclofen=indication.for_cramps)
         findings.append(
             CARD.finding(

@@ -11,7 +11,7 @@ The baclofen alternative is offered only when the order is for cramps.
 
 from __future__ import annotations
 
-from cds_service.rules.baclofen_fit import assess_baclofen
+from cds_service.rules.baclofen_fit import BaclofenFit, assess_baclofen
 from cds_service.rules.evidence import age_evidence, order_evidence
 from cds_service.rules.indication import PROPER_USE, cramp_indication
 from cds_service.rules.offers import SWAP_SUGGESTIONS, swap_suggestions, swap_values
@@ -55,13 +55,14 @@ def skeletal_muscle_relaxant(inp: RuleInput) -> list[Finding]:
     findings = []
     age = inp.facts.age_years
     older = age is not None and age >= inp.thresholds.older_adult_age
+    fit: BaclofenFit | None = None
     for order in inp.targets:
         groups = order.groups & GROUPS
         if not groups:
             continue
         group = "cyclobenzaprine" if "cyclobenzaprine" in groups else "other_muscle_relaxant"
         indication = cramp_indication(order, inp.facts, PROPER_USE[group])
-        fit = assess_baclofen(inp)
+        fit = fit or assess_baclofen(inp)  # once per call: it depends on the patient only
         suggestions = swap_suggestions(inp, order, fit, offer_baclofen=indication.for_cramps)
         evidence = (order_evidence(order), *indication.evidence)
         if older and age is not None:

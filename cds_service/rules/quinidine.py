@@ -8,7 +8,7 @@ active arrhythmia on the problem list with no explicit cramp reason).
 
 from __future__ import annotations
 
-from cds_service.rules.baclofen_fit import assess_baclofen
+from cds_service.rules.baclofen_fit import BaclofenFit, assess_baclofen
 from cds_service.rules.evidence import order_evidence
 from cds_service.rules.indication import PROPER_USE, cramp_indication
 from cds_service.rules.offers import SWAP_SUGGESTIONS, swap_suggestions, swap_values
@@ -34,13 +34,14 @@ CARDS = (CARD,)
 
 def quinidine_not_for_cramps(inp: RuleInput) -> list[Finding]:
     findings = []
+    fit: BaclofenFit | None = None
     for order in inp.targets:
         if "quinidine" not in order.groups or "nuedexta" in order.groups:
             continue
         indication = cramp_indication(order, inp.facts, PROPER_USE["quinidine"])
         if not indication.for_cramps:
             continue
-        fit = assess_baclofen(inp)
+        fit = fit or assess_baclofen(inp)  # once per call: it depends on the patient only
         suggestions = swap_suggestions(inp, order, fit)
         findings.append(
             CARD.finding(

@@ -13,7 +13,7 @@ reason).
 from __future__ import annotations
 
 from cds_service.clinical.types import Medication
-from cds_service.rules.baclofen_fit import assess_baclofen
+from cds_service.rules.baclofen_fit import BaclofenFit, assess_baclofen
 from cds_service.rules.evidence import order_evidence
 from cds_service.rules.indication import PROPER_USE, cramp_indication
 from cds_service.rules.offers import SWAP_SUGGESTIONS, swap_suggestions, swap_values
@@ -40,13 +40,14 @@ CARDS = (CARD,)
 
 def quinine_for_cramps(inp: RuleInput) -> list[Finding]:
     findings = []
+    fit: BaclofenFit | None = None
     for order in inp.targets:
         if "quinine" not in order.groups:
             continue
         indication = cramp_indication(order, inp.facts, PROPER_USE["quinine"])
         if not indication.for_cramps and _proper_use_documented(order, inp):
             continue
-        fit = assess_baclofen(inp)
+        fit = fit or assess_baclofen(inp)  # once per call: it depends on the patient only
         suggestions = swap_suggestions(inp, order, fit, offer_baclofen=indication.for_cramps)
         findings.append(
             CARD.finding(

@@ -6,10 +6,12 @@ from datetime import date
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from cds_service.clinical.facts import age_on, birth_date, build_facts
 from cds_service.clinical.terminology import Terminology
-from cds_service.clinical.types import PatientFacts
+from cds_service.clinical.types import ConditionFact, PatientFacts
 from tests.clinical.conftest import HOOKS, bundle_resources, load_json, med_request, obs, of_type
 
 
@@ -177,3 +179,24 @@ def test_inputs_may_be_generators(terminology: Terminology) -> None:
     )
     assert result.labs["potassium"].value == 3.2
     assert len(result.takes("cyclobenzaprine")) == 1
+
+
+@given(
+    st.lists(
+        st.frozensets(st.sampled_from(["ckd", "ckd_g4_g5", "muscle_cramp", "cirrhosis"])),
+        max_size=12,
+    )
+)
+def test_conditions_by_group_answer_as_a_scan_would(groups_per_condition: list[frozenset[str]]) -> None:
+    """The per-group index (built once, so rules asking per order stay linear) keeps the
+    conditions' order and misses none."""
+    conditions = tuple(
+        ConditionFact(groups, f"c{i}", f"Condition/c{i}", None)
+        for i, groups in enumerate(groups_per_condition)
+    )
+    facts = PatientFacts(patient_id="p", as_of=date(2026, 1, 1), age_years=50, sex=None,
+                         conditions=conditions)
+    for group in ("ckd", "ckd_g4_g5", "muscle_cramp", "cirrhosis", "malaria"):
+        scan = tuple(c for c in conditions if group in c.groups)
+        assert facts.conditions_in(group) == scan
+        assert facts.has_condition(group) is bool(scan)
