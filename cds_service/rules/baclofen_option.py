@@ -15,7 +15,7 @@ scope (the cramp work-up card, which knows about children, still runs).
 from __future__ import annotations
 
 from cds_service.rules.baclofen_fit import BaclofenFit, assess_baclofen
-from cds_service.rules.evidence import age_evidence, condition_evidence
+from cds_service.rules.evidence import age_evidence, condition_evidence, conditions_evidence
 from cds_service.rules.types import CardSpec, Finding, RuleInput, SuggestionSpec, ValueKind
 
 RULE_ID = "baclofen-cramp-option"
@@ -81,10 +81,8 @@ def baclofen_cramp_option(inp: RuleInput) -> list[Finding]:
     evidence = [condition_evidence(cramps[0]), *fit.kidney.evidence]
     if inp.facts.age_years is not None:
         evidence.append(age_evidence(inp.facts.age_years))
-    evidence.extend(condition_evidence(c) for c in inp.facts.conditions_in("cirrhosis"))
-    evidence.extend(
-        condition_evidence(c) for c in inp.facts.conditions_in("hepatic_encephalopathy")
-    )
+    evidence.extend(conditions_evidence(inp.facts.conditions_in("cirrhosis")))
+    evidence.extend(conditions_evidence(inp.facts.conditions_in("hepatic_encephalopathy")))
     values = _values(fit, cramps[0].display, inp)
     if fit.older_kidney or fit.severe_kidney or fit.hepatic_encephalopathy:
         return [CAUTION.finding(order=None, evidence=evidence, values=values)]

@@ -9,7 +9,7 @@ drafted diuretic.
 
 from __future__ import annotations
 
-from cds_service.rules.evidence import condition_evidence, order_evidence
+from cds_service.rules.evidence import condition_evidence, conditions_evidence, order_evidence
 from cds_service.rules.kidney import assess_kidney
 from cds_service.rules.types import CardSpec, Finding, RuleInput
 
@@ -47,7 +47,7 @@ def cirrhosis_cramps_diuretics(inp: RuleInput) -> list[Finding]:
     context = [
         condition_evidence(cirrhosis[0]),
         condition_evidence(cramps[0]),
-        *(condition_evidence(c) for c in he),
+        *conditions_evidence(he),
         *kidney.evidence,
     ]
     shared = {"he": bool(he), "kidney_impaired": kidney.impaired, **kidney.values()}

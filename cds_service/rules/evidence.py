@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from cds_service.clinical.types import ConditionFact, LabValue, Medication
 from cds_service.rules.types import Evidence
+
+# Problem-list entries shown per kind of condition. Real problem lists repeat a condition
+# (Synthea records CKD at every encounter), a card is read in seconds, and listing every entry
+# on every card made the response grow as orders x conditions.
+MAX_CONDITIONS_SHOWN = 3
 
 LAB_LABELS: dict[str, str] = {
     "potassium": "Serum potassium",
@@ -45,6 +52,18 @@ def lab_evidence(lab: LabValue) -> Evidence:
 
 def condition_evidence(condition: ConditionFact, label: str = "Problem list") -> Evidence:
     return Evidence(label, condition.display, condition.onset, condition.source_id)
+
+
+def conditions_evidence(
+    conditions: Sequence[ConditionFact], label: str = "Problem list"
+) -> list[Evidence]:
+    """The first MAX_CONDITIONS_SHOWN entries, then one line counting the rest."""
+    shown = [condition_evidence(c, label) for c in conditions[:MAX_CONDITIONS_SHOWN]]
+    if len(conditions) > MAX_CONDITIONS_SHOWN:
+        more = len(conditions) - MAX_CONDITIONS_SHOWN
+        entries = "entry" if more == 1 else "entries"
+        shown.append(Evidence(label, f"and {more} more {entries} like these"))
+    return shown
 
 
 def order_evidence(order: Medication, label: str = "Order") -> Evidence:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from cds_service.clinical.types import LabValue, PatientFacts
-from cds_service.rules.evidence import condition_evidence, lab_evidence
+from cds_service.rules.evidence import condition_evidence, conditions_evidence, lab_evidence
 from cds_service.rules.types import Evidence, Thresholds
 
 Band = Literal["severe", "moderate", "adequate", "unknown"]
@@ -61,7 +61,7 @@ def assess_kidney(facts: PatientFacts, thresholds: Thresholds) -> Kidney:
     dialysis = facts.conditions_in("esrd_dialysis")
     g45 = facts.conditions_in("ckd_g4_g5")
     ckd = facts.conditions_in("ckd")
-    evidence.extend(condition_evidence(c) for c in (*dialysis, *g45))
+    evidence.extend((*conditions_evidence(dialysis), *conditions_evidence(g45)))
 
     ckd_without_egfr = egfr is None and bool(ckd) and not (dialysis or g45)
     if dialysis or g45 or (egfr is not None and below(egfr, thresholds.egfr_severe)):

@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from cds_service.clinical.types import LabValue, Medication, PatientFacts
-from cds_service.rules.evidence import condition_evidence, lab_evidence, order_evidence
+from cds_service.rules.evidence import conditions_evidence, lab_evidence, order_evidence
 from cds_service.rules.indication import cramp_indication
 from cds_service.rules.kidney import Kidney, assess_kidney
 from cds_service.rules.types import (
@@ -226,7 +226,7 @@ def _level(
     if by_lab or conditions or by_reason:
         if renal_card:
             return None  # the kidney card shows the low level and takes precedence
-        evidence.extend(condition_evidence(c) for c in conditions)
+        evidence.extend(conditions_evidence(conditions))
         evidence.extend(kidney.evidence)
         suggestions = () if lab else (SuggestionSpec("order-labs", labs=(e.analyte,)),)
         return e.documented_low.finding(

@@ -55,3 +55,17 @@ def test_derived_egfr_is_marked_computed_in_values_and_evidence():
 def test_below_respects_comparators():
     assert not below(egfr(60, comparator=">"), 60)
     assert below(egfr(29.99), 30)
+
+
+@pytest.mark.parametrize(("entries", "lines"), [(1, 1), (3, 3), (4, 4), (12, 4)])
+def test_a_repeated_problem_shows_three_entries_and_counts_the_rest(entries, lines):
+    """Synthea-style problem lists repeat a condition; the card shows three and says how many
+    more, instead of every entry on every card (the response grew as orders x conditions)."""
+    repeated = tuple(cond("esrd_dialysis", display=f"Dialysis {i}") for i in range(entries))
+    kidney = assess_kidney(facts(conditions=repeated), Thresholds())
+    assert kidney.band == "severe" and kidney.dialysis
+    assert len(kidney.evidence) == lines
+    assert [e.value for e in kidney.evidence[:3]] == [f"Dialysis {i}" for i in range(min(3, entries))]
+    if entries > 3:
+        more = entries - 3
+        assert kidney.evidence[3].value == f"and {more} more {'entry' if more == 1 else 'entries'} like these"
