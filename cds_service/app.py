@@ -141,7 +141,7 @@ def create_app(
     )
     app.state.cds = state
     install_error_handlers(app)
-    install_middleware(app, settings.cors_origins)
+    install_middleware(app, settings.cors_origins, docs_served=bool(settings.api_docs))
     app.include_router(services.router)
     app.include_router(feedback.router)
     app.include_router(health.router)

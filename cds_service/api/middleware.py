@@ -22,11 +22,13 @@ _DOCS_PATHS = ("/docs", "/redoc")
 class SecurityHeaders:
     """Adds the headers a JSON API should always send (cards are PHI: never cache them)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, docs_served: bool = False) -> None:
         self.app = app
+        # /docs and /redoc load scripts from a CDN, which the strict CSP would block.
+        self.exempt: tuple[str, ...] = _DOCS_PATHS if docs_served else ()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith(_DOCS_PATHS):
+        if scope["type"] != "http" or scope["path"].startswith(self.exempt):
             await self.app(scope, receive, send)
             return
 
@@ -39,9 +41,9 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-def install_middleware(app: FastAPI, cors_origins: list[str]) -> None:
+def install_middleware(app: FastAPI, cors_origins: list[str], *, docs_served: bool) -> None:
     """CORS outermost so even 4xx/5xx carry the allow-origin header the browser needs."""
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(SecurityHeaders, docs_served=docs_served)
     if cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -74,7 +74,10 @@ class Registry:
         try:
             return self._by_id[service_id]
         except KeyError:
-            raise UnknownService(f"No CDS service with id '{service_id[:64]}'.") from None
+            # The id comes from the caller's URL: not echoed (GET /cds-services lists ours).
+            raise UnknownService(
+                "No CDS service with this id; GET /cds-services lists the services."
+            ) from None
 
     def discovery(self) -> dict[str, Any]:
         return {"services": [s.discovery_entry() for s in self._by_id.values()]}

@@ -116,7 +116,8 @@ def hook_call_fields(
     """The `hook_call` log line's fields: ids, keys, counts and timings only."""
     fields: dict[str, Any] = {
         "hookInstance": loggable_id(hook_instance) if hook_instance else None,
-        "service": service_id[:_ID_MAX],
+        # 404: an id from the caller's URL, not one of ours; shown like any caller-chosen id
+        "service": loggable_id(service_id) if status == 404 else service_id[:_ID_MAX],
         "status": status,
         "duration_ms": round(duration_seconds * 1000, 1),
         "rules": [],

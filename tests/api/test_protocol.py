@@ -60,9 +60,10 @@ def test_observation_template_asks_for_the_analytes_the_rules_read(client: TestC
 
 
 def test_unknown_service_is_404_with_operation_outcome(client: TestClient) -> None:
-    response = client.post("/cds-services/nope", json=hook_request())
+    response = client.post("/cds-services/Jane-Doe-1961", json=hook_request())
     assert response.status_code == 404
     assert response.json()["issue"][0]["details"]["coding"][0]["code"] == "unknown-service"
+    assert "Jane" not in response.text  # the caller's id is not echoed
 
 
 @pytest.mark.parametrize(
@@ -291,3 +292,4 @@ def test_api_docs_follow_the_profile_unless_set(
         if not served:
             assert response.status_code == 404
             assert response.json()["resourceType"] == "OperationOutcome"
+            assert response.headers["content-security-policy"].startswith("default-src 'none'")
