@@ -14,6 +14,8 @@ from typing import Annotated, Any
 
 import typer
 
+from cds_service.clinical.medications import ORDER_TYPES
+from cds_service.fhir.bundles import is_resource
 from cds_service.tools.bundles import (
     BundleError,
     Resource,
@@ -22,7 +24,6 @@ from cds_service.tools.bundles import (
     resources_from,
 )
 from cds_service.tools.request_builder import (
-    ORDER_TYPES,
     PrefetchMode,
     RequestOptions,
     build_request,
@@ -116,7 +117,7 @@ def request(
 def read_orders(path: Path) -> list[Resource]:
     """The medication orders in one file (a resource, a Bundle or a list)."""
     found: list[dict[str, Any]] = resources_from(load_json(path))
-    orders = [r for r in found if str(r.get("resourceType")) in ORDER_TYPES]
+    orders = [r for r in found if is_resource(r) and r["resourceType"] in ORDER_TYPES]
     if not orders:
         raise BundleError(f"{path}: no MedicationRequest or MedicationOrder")
     return orders

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from cds_service.clinical.medications import ORDER_TYPES
 from cds_service.fhir.access import FhirAccessPolicy
 from cds_service.fhir.bundles import is_resource
 from cds_service.fhir.client import FhirClient
@@ -26,7 +27,6 @@ from cds_service.hooks.models import HookRequest
 
 log = logging.getLogger(__name__)
 
-ORDER_TYPES = frozenset({"MedicationRequest", "MedicationOrder"})
 MAX_LOOKUPS = 100  # distinct Medications fetched per call; a huge draft must not fan out
 _CONCURRENCY = 10
 _ID = r"[A-Za-z0-9\-.]{1,64}"  # FHIR id: also keeps "/" and ".." out of fetched paths
@@ -76,10 +76,7 @@ def _references(
 ) -> dict[str, _Ref]:
     refs: dict[str, _Ref] = {}
     for resource in resources:
-        if not isinstance(resource, dict):
-            continue
-        rtype = resource.get("resourceType")  # any JSON value: `in` a frozenset needs a str
-        if not isinstance(rtype, str) or rtype not in ORDER_TYPES:
+        if not is_resource(resource) or resource["resourceType"] not in ORDER_TYPES:
             continue
         holder = resource.get("medicationReference")
         reference = holder.get("reference") if isinstance(holder, dict) else None

@@ -28,7 +28,6 @@ from cds_service.tools.fhir_memory import MemoryFhir
 PrefetchMode = Literal["full", "none", "null"]
 DEFAULT_FHIR_SERVER = "https://fhir.example.org/r4"
 DEFAULT_USER = "Practitioner/example"
-ORDER_TYPES = frozenset({"MedicationRequest", "MedicationOrder"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from cds_service.clinical.medications import ORDER_TYPES
 from cds_service.tools import shorthand
 from cds_service.tools.bundles import (
     BundleError,
@@ -33,7 +34,6 @@ from cds_service.tools.bundles import (
 from cds_service.tools.fhir_memory import MemoryFhir
 from cds_service.tools.request_builder import (
     DEFAULT_FHIR_SERVER,
-    ORDER_TYPES,
     RequestOptions,
     build_request,
     service_for,
