@@ -7,6 +7,7 @@ from typing import Any
 import orjson
 from starlette.requests import Request
 
+from cds_service.content_length import declared_length
 from cds_service.errors import BadRequest, PayloadTooLarge, RequestTooDeep, UnsupportedMediaType
 
 
@@ -19,8 +20,8 @@ async def read_json_object(request: Request, *, max_bytes: int, max_depth: int) 
         raise UnsupportedMediaType(
             "The request body must be JSON (Content-Type: application/json)."
         )
-    declared = request.headers.get("content-length", "")
-    if declared.isascii() and declared.isdigit() and int(declared) > max_bytes:
+    declared = declared_length(request.headers.get("content-length"))
+    if declared is not None and declared > max_bytes:
         raise PayloadTooLarge(f"The request body is larger than {max_bytes} bytes.")
     chunks: list[bytes] = []
     size = 0

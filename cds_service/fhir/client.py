@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import orjson
 
+from cds_service.content_length import declared_length
 from cds_service.fhir.errors import (
     FhirError,
     FhirResponseInvalid,
@@ -140,8 +141,8 @@ class FhirClient:
                 if not 200 <= status < 300:
                     # 3xx included: see `create` for why redirects are not followed.
                     raise FhirStatusError(f"FHIR server {host}: HTTP {status}", status_code=status)
-                declared = response.headers.get("Content-Length", "")
-                if declared.isascii() and declared.isdigit() and int(declared) > self._max_bytes:
+                declared = declared_length(response.headers.get("Content-Length"))
+                if declared is not None and declared > self._max_bytes:
                     raise FhirResponseInvalid(f"FHIR server {host}: response too large")
                 chunks: list[bytes] = []
                 size = 0

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import anyio
 import httpx
 
+from cds_service.content_length import declared_length
 from cds_service.security.keys import UnusableKey, VerifyKey, parse_jwk_set
 from cds_service.security.trust import TrustedClient
 
@@ -155,8 +156,8 @@ class JwksCache:
         try:
             if response.status_code != 200:
                 raise JwksFetchError(f"status {response.status_code}")
-            declared = response.headers.get("content-length", "")
-            if declared.isascii() and declared.isdigit() and int(declared) > self._max_bytes:
+            declared = declared_length(response.headers.get("content-length"))
+            if declared is not None and declared > self._max_bytes:
                 raise JwksFetchError(f"body larger than {self._max_bytes} bytes")
             body = bytearray()
             async for chunk in response.aiter_bytes():

@@ -59,8 +59,9 @@ def import_public_jwk(doc: object) -> VerifyKey:
     ops = doc.get("key_ops")
     if ops is not None and (not isinstance(ops, list) or "verify" not in ops):
         raise UnusableKey(f"kid {kid!r}: key_ops does not allow 'verify'")
-    if kty == "EC" and (not isinstance(doc.get("crv"), str) or doc["crv"] not in _EC_CURVES):
-        raise UnusableKey(f"kid {kid!r}: curve {doc.get('crv')!r} is not supported")
+    crv = doc.get("crv")
+    if kty == "EC" and (not isinstance(crv, str) or crv not in _EC_CURVES):
+        raise UnusableKey(f"kid {kid!r}: curve {crv!r} is not supported")
     if kty == "RSA" and _modulus_bits(doc.get("n")) < MIN_RSA_BITS:
         raise UnusableKey(f"kid {kid!r}: RSA key shorter than {MIN_RSA_BITS} bits")
     try:

@@ -6,10 +6,12 @@ import json
 from typing import Any
 
 import orjson
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cds_service.api.body import nesting_depth
+from cds_service.content_length import declared_length
 
 tricky_text = st.text(alphabet='[]{}"\\\\nu0a\u200b', max_size=12)
 values = st.recursive(
@@ -45,3 +47,12 @@ def test_limit_is_reported_as_exceeded() -> None:
     raw = b"[" * 100 + b"]" * 100
     assert nesting_depth(raw, 64) == 65
     assert nesting_depth(raw, 100) == 100
+
+
+@pytest.mark.parametrize(
+    ("header", "length"),
+    [("123", 123), ("0", 0), (None, None), ("", None), ("\u00b2", None), ("\u0663", None),
+     ("-1", None), ("1e9", None), (" 12", None)],
+)
+def test_declared_length_trusts_plain_ascii_digits_only(header: str | None, length: int | None) -> None:
+    assert declared_length(header) == length
