@@ -114,9 +114,7 @@ class PatientFacts:
     data_notes: tuple[str, ...] = ()
     # conditions by group, built once: rules ask per order, and scanning every condition per
     # order was quadratic (found by fuzzing: 4,000 orders x 4,000 conditions took 3 s)
-    _by_group: dict[str, tuple[ConditionFact, ...]] = field(
-        init=False, repr=False, compare=False, default_factory=dict
-    )
+    _by_group: dict[str, tuple[ConditionFact, ...]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         by_group: dict[str, list[ConditionFact]] = {}
