@@ -13,8 +13,8 @@ from typing import NamedTuple
 from cds_service.cards.actions import build_suggestions
 from cds_service.cards.catalog import CardCatalog
 from cds_service.cards.ids import new_id
-from cds_service.clinical.types import Medication
 from cds_service.hooks.response import Card
+from cds_service.rules.budget import order_key
 from cds_service.rules.types import INDICATOR_RANK, Finding, RuleInput
 
 
@@ -31,7 +31,7 @@ def render_cards(
     seen: set[tuple[str, Hashable]] = set()
     kept: list[Finding] = []
     for finding in ordered:
-        key = (finding.rule_id, _order_key(finding.order))
+        key = (finding.rule_id, order_key(finding.order))
         if key not in seen:
             seen.add(key)
             kept.append(finding)
@@ -53,11 +53,3 @@ def render_card(finding: Finding, inp: RuleInput, catalog: CardCatalog) -> Card:
         selectionBehavior=behavior,
         overrideReasons=list(content.override_reasons) or None,
     )
-
-
-def _order_key(order: Medication | None) -> Hashable:
-    if order is None:
-        return None
-    if order.reference:
-        return order.reference
-    return (order.display, tuple(sorted(order.groups)))

@@ -31,6 +31,8 @@ from cds_service.clinical.types import Medication
 
 ORDER_TYPES = frozenset({"MedicationRequest", "MedicationOrder"})
 _CRAMP = re.compile(r"\bcramp", re.IGNORECASE)
+CRAMP_GROUP = "muscle_cramp"
+UNNAMED = "Unnamed medication"
 _HISTORY = re.compile(r"/_history/.*$")
 
 
@@ -48,11 +50,15 @@ def read_medication(
     medication_index: Mapping[str, dict[str, Any]],
     selected: bool = False,
 ) -> Medication | None:
-    """A Medication for a MedicationRequest/MedicationOrder dict; None for other resources."""
+    """A Medication for a MedicationRequest/MedicationOrder dict; None for other resources, and
+    for an order that names no drug at all (the sandbox's Rx form before a drug is picked: an
+    order without a medication is not an order)."""
     rtype = order.get("resourceType")
     if not isinstance(rtype, str) or rtype not in ORDER_TYPES:
         return None
     parts, display = _drug(order, medication_index)
+    if display == UNNAMED and not any(p.codings for p in parts):
+        return None
     dosages = list(dicts(order.get("dosageInstruction")))
     if len(dosages) > 1:
         dosages.sort(key=_sequence)
@@ -73,6 +79,7 @@ def read_medication(
     # reasonCodeableConcept: DSTU2 MedicationOrder.
     reasons = [*dicts(order.get("reasonCode")), *dicts(order.get("reasonCodeableConcept"))]
     reason_codings = [codings(r) for r in reasons]
+    stated = terminology.free_text.groups(_free_texts(reasons, reason_codings, dosages, order))
     return Medication(
         reference=reference_key(order),
         resource_type=rtype,
@@ -89,7 +96,8 @@ def read_medication(
             *[terminology.condition_groups(found) for found in reason_codings]
         ),
         has_reason=_has_reason(reasons, reason_codings, order),
-        mentions_cramp=_mentions_cramp(display, parts, reasons, reason_codings, dosages, order),
+        text_groups=stated,
+        mentions_cramp=CRAMP_GROUP in stated or _names_cramp(display, parts),
         selected=selected,
         authored=parse_date(order.get("authoredOn")) or parse_date(order.get("dateWritten")),
     )
@@ -177,7 +185,7 @@ def _ingredient(ingredient: dict[str, Any]) -> _Part:
 
 
 def _display(text: str | None) -> str:
-    return text or "Unnamed medication"
+    return text or UNNAMED
 
 
 def _sequence(dosage: dict[str, Any]) -> float:
@@ -234,12 +242,10 @@ def _strength(parts: list[_Part], terminology: Terminology) -> Strength | None:
     return None
 
 
-def _mentions_cramp(display: str, parts: list[_Part], reasons: list[dict[str, Any]],
-                    reason_codings: list[list[Coding]], dosages: list[dict[str, Any]],
-                    order: dict[str, Any]) -> bool:  # fmt: skip
-    texts: list[object] = [display, order.get("note")]  # DSTU2: the note is a plain string
-    for part in parts:
-        texts.append(part.text)
+def _free_texts(reasons: list[dict[str, Any]], reason_codings: list[list[Coding]],
+                dosages: list[dict[str, Any]], order: dict[str, Any]) -> list[object]:  # fmt: skip
+    """The order's own words: reason texts and displays, dosage texts, notes."""
+    texts: list[object] = [order.get("note")]  # DSTU2: the note is a plain string
     for reason, found in zip(reasons, reason_codings, strict=True):
         texts.append(reason.get("text"))
         for _system, _code, shown in found:
@@ -249,9 +255,11 @@ def _mentions_cramp(display: str, parts: list[_Part], reasons: list[dict[str, An
         texts.append(dosage.get("patientInstruction"))
     for note in dicts(order.get("note")):
         texts.append(note.get("text"))
-    # One search over all texts: a line break is not a word character, so `\bcramp` matches
-    # the joined text exactly where it matches one of the texts (cleaned: invisible characters
-    # removed; surrounding space never decides a match). The substring test first spares the
-    # case-insensitive regex (slow: no literal prefix) most of the time.
-    joined = visible("\n".join([text for text in texts if isinstance(text, str)]))
+    return texts
+
+
+def _names_cramp(display: str, parts: list[_Part]) -> bool:
+    """A product name that states cramps ("[Phillips' Cramp-free]"). The substring test first
+    spares the case-insensitive regex (slow: no literal prefix) most of the time."""
+    joined = visible("\n".join([display, *[p.text for p in parts if p.text]]))
     return "cramp" in joined.lower() and _CRAMP.search(joined) is not None

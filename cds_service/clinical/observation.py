@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
 from cds_service.clinical.fhirjson import clean, codings, dicts, number, parse_date
 from cds_service.clinical.terminology import LOINC_SYSTEMS, Terminology
@@ -20,6 +19,8 @@ from cds_service.clinical.types import Analyte, Comparator, Interpretation, LabV
 from cds_service.clinical.units import Converted, UnitError, convert
 
 VALID_STATUSES = frozenset({"final", "amended", "corrected"})
+# Ionized calcium (codes.json loinc.calcium): its normal range is about half the total's.
+IONIZED_CALCIUM = frozenset({"1994-3", "1995-0", "17863-2"})
 UCUM = "http://unitsofmeasure.org"
 _COMPARATORS: dict[object, Comparator] = {"<": "<", "<=": "<=", ">=": ">=", ">": ">"}
 _INTERPRETATION_SYSTEMS = frozenset(
@@ -53,23 +54,10 @@ class LabSkip(ValueError):
     """A result that was recognised but cannot be used; the message says why (no PHI)."""
 
 
-@dataclass(slots=True)  # not frozen: built once per Observation on the hot path
-class LabResult:
-    """One usable result, before the latest-per-analyte choice."""
-
-    analyte: Analyte
-    value: float
-    comparator: Comparator | None
-    original: str
-    code: str
-    interpretation: Interpretation | None
-    note: str | None
-
-
 # (analyte, code as read, preference rank) of a coding that names one of our analytes
 LabCode = tuple[Analyte, str, int]
 # A result recognised and checked, not yet built: (analyte, code, rank, value holder). Only the
-# result chosen for its analyte is built into a LabResult (`build_result`).
+# result chosen for its analyte is built into a LabValue (`lab_value`).
 Candidate = tuple[Analyte, str, int, dict[str, Any]]
 
 
@@ -213,14 +201,6 @@ def _read_components(
             out.append(skip)
 
 
-def read_results(obs: dict[str, Any], terminology: Terminology) -> list[LabResult | LabSkip]:
-    """Results of one Observation, built: the top-level value, else components."""
-    return [
-        item if isinstance(item, LabSkip) else build_result(item)
-        for item in read_candidates(obs, terminology)
-    ]
-
-
 def check_value(analyte: Analyte, holder: dict[str, Any]) -> LabSkip | None:
     """Why the value in `holder` can't be used, or None when it can."""
     try:
@@ -230,12 +210,6 @@ def check_value(analyte: Analyte, holder: dict[str, Any]) -> LabSkip | None:
     except UnitError as exc:
         return LabSkip(str(exc))
     return None
-
-
-def build_result(candidate: Candidate) -> LabResult:
-    """The LabResult of a checked candidate."""
-    analyte, code, _rank, holder = candidate
-    return _parse(analyte, code, holder)
 
 
 def _has_value(holder: dict[str, Any]) -> bool:
@@ -265,23 +239,11 @@ def _quantity(
     return raw, comparator, unit_code, unit_text, converted
 
 
-def _parse(analyte: Analyte, code: str, holder: dict[str, Any]) -> LabResult:
-    raw, comparator, unit_code, unit_text, converted = _quantity(analyte, holder)
-    return LabResult(
-        analyte=analyte,
-        value=converted.value,
-        comparator=comparator,
-        original=_original(raw, comparator, unit_code, unit_text),
-        code=code,
-        interpretation=_interpretation(analyte, converted.value, holder, unit_code, unit_text),
-        note=converted.note,
-    )
-
-
 def lab_value(candidate: Candidate, when: date | None, source_id: str | None) -> LabValue:
     """The LabValue of a checked candidate: what `_parse` reads, without the LabResult."""
     analyte, code, _rank, holder = candidate
     raw, comparator, unit_code, unit_text, converted = _quantity(analyte, holder)
+    judged = _judgement(analyte, converted.value, holder, unit_code, unit_text)
     return LabValue(
         analyte=analyte,
         value=converted.value,
@@ -290,8 +252,11 @@ def lab_value(candidate: Candidate, when: date | None, source_id: str | None) ->
         original=_original(raw, comparator, unit_code, unit_text),
         source_id=source_id,
         code=code,
-        interpretation=_interpretation(analyte, converted.value, holder, unit_code, unit_text),
+        interpretation=judged.interpretation,
         note=converted.note,
+        reference_low=judged.low,
+        reference_high=judged.high,
+        ionized=code in IONIZED_CALCIUM,
     )
 
 
@@ -310,28 +275,43 @@ def _unit(quantity: dict[str, Any]) -> tuple[str | None, str | None]:
     return code, clean(quantity.get("unit"))
 
 
-def _interpretation(
+class _Judgement(NamedTuple):
+    interpretation: Interpretation | None
+    low: float | None  # the result's reference range, canonical units
+    high: float | None
+
+
+def _judgement(
     analyte: Analyte,
     value: float,
     holder: dict[str, Any],
     unit_code: str | None,
     unit_text: str | None,
-) -> Interpretation | None:
-    """The lab's own flag (L/LL/H/HH/N), else the value against its reference range."""
+) -> _Judgement:
+    """The lab's own flag (L/LL/H/HH/N), else the value against its reference range (the first
+    range with a bound); the range itself is kept for multiples of the upper limit (CK)."""
+    flag: Interpretation | None = None
     for concept in dicts(holder.get("interpretation")):
         for system, code, _display in codings(concept):
             if system in _INTERPRETATION_SYSTEMS and code in _INTERPRETATION:
-                return _INTERPRETATION[code]
+                flag = _INTERPRETATION[code]
+                break
+        if flag is not None:
+            break
     for reference in dicts(holder.get("referenceRange")):
         low = _bound(analyte, reference.get("low"), unit_code, unit_text)
         high = _bound(analyte, reference.get("high"), unit_code, unit_text)
-        if low is not None and value < low:
-            return "low"
-        if high is not None and value > high:
-            return "high"
-        if low is not None or high is not None:
-            return "normal"
-    return None
+        if low is None and high is None:
+            continue
+        if flag is None:
+            if low is not None and value < low:
+                flag = "low"
+            elif high is not None and value > high:
+                flag = "high"
+            else:
+                flag = "normal"
+        return _Judgement(flag, low, high)
+    return _Judgement(flag, None, None)
 
 
 def _bound(

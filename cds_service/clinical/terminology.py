@@ -18,6 +18,7 @@ from typing import Any, cast
 import yaml
 
 from cds_service.clinical.fhirjson import Coding, clean
+from cds_service.clinical.free_text import FreeTextReader
 from cds_service.clinical.strength import Strength, parse_strength
 from cds_service.clinical.terminology_coded import build_conditions, build_labs, icd_key
 from cds_service.clinical.terminology_drugs import DrugConcept, DrugIndex, GroupRef
@@ -56,6 +57,19 @@ _COMBINATION_WORDS = frozenset({
 })  # fmt: skip
 
 
+_DATA = resources.files("cds_service.clinical") / "data"
+
+
+def _read_yaml(name: str) -> dict[str, Any]:
+    try:
+        data = yaml.load((_DATA / name).read_text(encoding="utf-8"), Loader=_SAFE_LOADER)
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        raise TerminologyError(f"terminology data unreadable: {exc}") from exc
+    if not isinstance(data, dict):
+        raise TerminologyError(f"{name} must hold a mapping")
+    return data
+
+
 @dataclass(frozen=True, slots=True)
 class MedMatch:
     """Drug groups a medication belongs to, what matched, and its route when known."""
@@ -71,7 +85,12 @@ _Hit = tuple[DrugConcept, str]
 class Terminology:
     """Read-only lookups built from the terminology data. Build with `load()`."""
 
-    def __init__(self, codes: dict[str, Any], groups: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        codes: dict[str, Any],
+        groups: dict[str, Any],
+        text_terms: dict[str, Any] | None = None,
+    ) -> None:
         need(isinstance(groups, dict), "(root)", "must be a mapping")
         drug_specs = groups.get("drug_groups")
         need(isinstance(drug_specs, dict) and bool(drug_specs), "drug_groups", "missing")
@@ -102,6 +121,8 @@ class Terminology:
         conditions = build_conditions(codes, groups.get("condition_groups"))
         self._snomed, self._icd = conditions.snomed, conditions.icd
         self.condition_group_ids = tuple(conditions.group_ids)
+        terms = text_terms if text_terms is not None else _read_yaml("text_terms.yaml")
+        self.free_text = FreeTextReader(terms, self.condition_group_ids)
         for gid, target in self._if_combination.items():
             need(target in self.drug_group_ids, f"drug_groups.{gid}", f"unknown group {target}")
         self._cached_groups = functools.lru_cache(maxsize=4096)(self._medication_groups)
@@ -109,15 +130,13 @@ class Terminology:
     @classmethod
     def load(cls) -> Terminology:
         """Read and validate the package data. Raises TerminologyError with the reason."""
-        base = resources.files("cds_service.clinical") / "data"
         try:
-            codes = json.loads((base / "codes.json").read_text(encoding="utf-8"))
-            text = (base / "groups.yaml").read_text(encoding="utf-8")
-            groups = yaml.load(text, Loader=_SAFE_LOADER)  # a safe loader
-        except (OSError, ValueError, yaml.YAMLError) as exc:
+            codes = json.loads((_DATA / "codes.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
             raise TerminologyError(f"terminology data unreadable: {exc}") from exc
-        if not isinstance(codes, dict) or not isinstance(groups, dict):
-            raise TerminologyError("codes.json and groups.yaml must each hold a mapping")
+        groups = _read_yaml("groups.yaml")
+        if not isinstance(codes, dict):
+            raise TerminologyError("codes.json must hold a mapping")
         return cls(codes, groups)
 
     # -- drugs ---------------------------------------------------------------------------

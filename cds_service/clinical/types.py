@@ -45,6 +45,9 @@ class LabValue:
     interpretation: Interpretation | None = None  # from the lab: interpretation or reference range
     derived_from: str | None = None  # set for a computed value: what it was computed from
     note: str | None = None  # e.g. "eGFR reported in mL/min, not normalised to 1.73 m2"
+    reference_low: float | None = None  # the result's own reference range (canonical units)
+    reference_high: float | None = None
+    ionized: bool = False  # ionized calcium (not total): a different normal range
 
     @property
     def unit(self) -> str:
@@ -93,9 +96,18 @@ class Medication:
     # Any reasonCode or reasonReference at all, recognised or not (e.g. "spasticity"): the order
     # states what it is for, so the problem list does not decide (rules/indication.py step 3).
     has_reason: bool = False
-    mentions_cramp: bool = False  # "cramp" in the order's text, reason text or dosage text
+    # Groups the order's own words affirm (reason text, note, dosage text; negation honoured):
+    # "muscle_cramp", "malaria", "procedure", "palliative_or_hospice_care", ...
+    text_groups: frozenset[str] = frozenset()
+    # cramps affirmed in the order's words, or named by the product ("[Cramp-free]")
+    mentions_cramp: bool = False
     selected: bool = False  # order-select: named in `selections`
     authored: date | None = None
+
+    @property
+    def stated_groups(self) -> frozenset[str]:
+        """What the order says it is for: coded reasons and its own words."""
+        return self.reason_groups | self.text_groups
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,10 +10,9 @@ import dataclasses
 from collections.abc import Callable, Mapping
 
 from cds_service.rules import (
-    baclofen_option,
-    baclofen_order,
+    baclofen_safety,
     benzodiazepine,
-    cirrhosis_diuretics,
+    cirrhosis_cramps,
     cramp_workup,
     magnesium,
     muscle_relaxant,
@@ -21,44 +20,44 @@ from cds_service.rules import (
     quinidine,
     quinine,
 )
+from cds_service.rules.budget import apply_budget
 from cds_service.rules.types import INDICATOR_RANK, CardSpec, Finding, RuleInput
 
 Rule = Callable[[RuleInput], list[Finding]]
 
+# Rule order breaks ties in the alert budget (budget.py): the earlier rule's card is kept.
 RULES: tuple[Rule, ...] = (
+    potassium.potassium_supplement,
+    magnesium.magnesium_supplement,
     quinine.quinine_for_cramps,
     quinidine.quinidine_not_for_cramps,
+    baclofen_safety.baclofen_safety,
     muscle_relaxant.skeletal_muscle_relaxant,
-    magnesium.magnesium_supplement,
-    potassium.potassium_supplement,
-    baclofen_option.baclofen_cramp_option,
-    baclofen_order.baclofen_dose,
-    baclofen_order.baclofen_older_adult_kidney,
     benzodiazepine.benzodiazepine_older_adult,
-    cirrhosis_diuretics.cirrhosis_cramps_diuretics,
     cramp_workup.cramp_workup,
+    cirrhosis_cramps.cirrhosis_cramps,
 )
 
 _ALL_SPECS: tuple[CardSpec, ...] = (
+    *potassium.CARDS,
+    *magnesium.CARDS,
     *quinine.CARDS,
     *quinidine.CARDS,
+    *baclofen_safety.CARDS,
     *muscle_relaxant.CARDS,
-    *magnesium.CARDS,
-    *potassium.CARDS,
-    *baclofen_option.CARDS,
-    *baclofen_order.CARDS,
     *benzodiazepine.CARDS,
-    *cirrhosis_diuretics.CARDS,
     *cramp_workup.CARDS,
+    *cirrhosis_cramps.CARDS,
 )
 CARD_SPECS: Mapping[str, CardSpec] = {spec.key: spec for spec in _ALL_SPECS}
 RULE_IDS: tuple[str, ...] = tuple(dict.fromkeys(spec.rule_id for spec in _ALL_SPECS))
 
 
 def evaluate(inp: RuleInput) -> list[Finding]:
-    """Run every rule; deterministic order (rule order, then the rule's own order)."""
+    """Run every rule, keep what the alert budget allows; deterministic order (rule order,
+    then the rule's own order)."""
     findings = [finding for rule in RULES for finding in rule(inp)]
-    return offer_each_lab_once(findings)
+    return offer_each_lab_once(apply_budget(findings, inp.hook, inp.budget))
 
 
 def offer_each_lab_once(findings: list[Finding]) -> list[Finding]:

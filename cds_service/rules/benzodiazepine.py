@@ -1,13 +1,18 @@
 """Benzodiazepines in older adults -> WARNING (AGS Beers 2023 Table 2: avoid).
 
 Cites Beers, not AAN (F10: the AAN review did not evaluate benzodiazepines). No card under 65,
-nor for the Beers exceptions: an order whose reason is a seizure disorder, REM sleep behaviour
-disorder, alcohol or benzodiazepine withdrawal or generalized anxiety disorder
-(benzodiazepine_beers_exception); an order with no reason at all while such a condition is on
-the problem list (presumed to be for it); a rectal/nasal/buccal seizure-rescue product. The
-exception covers the exceptional use, not every order: an order for cramps (indication.py,
-reason or text) gets the card even with epilepsy on the problem list, and so does one with
-another stated reason.
+and none within Beers 2023's own scope and exceptions (§1.4, §11.5):
+- hospice, palliative or end-of-life care (problem list or the order's words): Beers does not
+  apply there;
+- the exceptions Beers names: seizure disorders, REM sleep behaviour disorder, alcohol or
+  benzodiazepine withdrawal, severe generalized anxiety disorder, peri-procedural use -- as
+  the order's coded reason or in its own words (reason text, note, dosage text; negation
+  honoured: "no seizures" is no exception), or, for an order with no reason at all, a listed
+  condition on the problem list (presumed to be what it is for);
+- injectable midazolam (labelled for procedural sedation and anaesthesia) and rectal, nasal or
+  buccal seizure-rescue products.
+The exception covers the exceptional use, not every order: an order for cramps gets the card
+even with epilepsy on the problem list, and so does one with another stated reason.
 """
 
 from __future__ import annotations
@@ -16,10 +21,20 @@ from cds_service.rules.baclofen_fit import BaclofenFit, assess_baclofen
 from cds_service.rules.evidence import age_evidence, order_evidence
 from cds_service.rules.indication import cramp_indication
 from cds_service.rules.offers import SWAP_SUGGESTIONS, swap_suggestions, swap_values
+from cds_service.rules.scope import beers_applies
 from cds_service.rules.types import CardSpec, Finding, RuleInput
 
 RULE_ID = "benzodiazepine-older-adult"
+# Problem-list groups that excuse an order with no reason.
 EXCEPTION_GROUPS = frozenset({"seizure_disorder", "benzodiazepine_beers_exception"})
+# ... and what the order itself may state, coded or in words.
+STATED_EXCEPTIONS = EXCEPTION_GROUPS | {
+    "alcohol_or_benzodiazepine_withdrawal",
+    "rem_sleep_behaviour_disorder",
+    "generalized_anxiety_disorder",
+    "procedure",
+}
+EXCEPTION_PRODUCTS = frozenset({"benzodiazepine_nonoral_seizure_route", "midazolam_injection"})
 
 CARD = CardSpec(
     rule_id=RULE_ID,
@@ -46,11 +61,11 @@ def benzodiazepine_older_adult(inp: RuleInput) -> list[Finding]:
     findings = []
     fit: BaclofenFit | None = None
     for order in inp.targets:
-        if "benzodiazepine" not in order.groups:
+        if "benzodiazepine" not in order.groups or order.groups & EXCEPTION_PRODUCTS:
             continue
-        if "benzodiazepine_nonoral_seizure_route" in order.groups:
-            continue
-        if order.reason_groups & EXCEPTION_GROUPS:
+        if order.route == "injection" and "midazolam" in order.display.lower():
+            continue  # midazolam injection named only in words: procedural sedation
+        if order.stated_groups & STATED_EXCEPTIONS or not beers_applies(inp.facts, order):
             continue
         # Explicit cramp reason or text only: benzodiazepines are often ordered without a
         # coded reason for anxiety or sleep, so the problem list says little here.

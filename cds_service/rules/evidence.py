@@ -45,6 +45,17 @@ def lab_text(lab: LabValue) -> str:
     return shown
 
 
+def reported(lab: LabValue) -> str:
+    """The value in the unit the lab reported, with the service's unit in brackets when they
+    differ: "1.5 mg/dL (0.62 mmol/L)", "4.1 mmol/L", ">60 mL/min/1.73m2"."""
+    canonical = f"{lab.comparator or ''}{fmt(lab.value)} {lab.unit}"
+    if lab.derived_from or not lab.original:
+        return canonical
+    if lab.original.split()[0] == canonical.split()[0]:
+        return lab.original if " " in lab.original else canonical
+    return f"{lab.original} ({canonical})"
+
+
 def lab_evidence(lab: LabValue) -> Evidence:
     label = LAB_LABELS.get(lab.analyte, lab.analyte)
     return Evidence(label, lab_text(lab), lab.when, lab.source_id)

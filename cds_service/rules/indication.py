@@ -2,11 +2,12 @@
 
 How it is decided, in this order:
 
-1. The order's reasonCode names the drug's proper use (quinine: malaria or babesiosis;
-   quinidine: cardiac arrhythmia; cyclobenzaprine: low back pain or muscle spasm) -> NOT for
-   cramps. A proper-use reason wins over everything else, including "cramp" in the text.
-2. The reasonCode is in the muscle_cramp group, or the order's text mentions "cramp"
-   -> for cramps (an explicit cramp reason).
+1. The order states the drug's proper use, coded (reasonCode) or in its own words (reason
+   text, note, dosage text; clinical/free_text.py) (quinine: malaria or babesiosis; quinidine:
+   cardiac arrhythmia or malaria; cyclobenzaprine: low back pain or muscle spasm) -> NOT for
+   cramps. A proper use wins over everything else, including "cramp" in the text.
+2. The reasonCode is in the muscle_cramp group, or the order's words affirm cramps ("denies
+   leg cramps" does not) -> for cramps (an explicit cramp reason).
 3. The order has some other reason -> not for cramps. Any stated reason counts (coded, text or
    a reasonReference), even one the terminology does not know (e.g. spasticity).
 4. The order has no reason at all: if the problem list has an active proper-use condition
@@ -54,7 +55,8 @@ CRAMP_DRUG_GROUPS: frozenset[str] = frozenset(
 
 PROPER_USE: dict[str, frozenset[str]] = {
     "quinine": frozenset({"malaria", "babesiosis"}),
-    "quinidine": frozenset({"cardiac_arrhythmia"}),
+    # IV quinidine gluconate was the US treatment of severe malaria until 2019 (§11.4).
+    "quinidine": frozenset({"cardiac_arrhythmia", "malaria"}),
     "cyclobenzaprine": frozenset({"low_back_pain_or_spasm"}),
     "other_muscle_relaxant": frozenset({"low_back_pain_or_spasm"}),
     "magnesium_supplement": frozenset({"hypomagnesemia"}),
@@ -81,12 +83,12 @@ def cramp_indication(
     use_problem_list: bool = True,
 ) -> Indication:
     """Apply the module rule above to one order (step 4 only when `use_problem_list`)."""
-    reasons = order.reason_groups
+    reasons = order.stated_groups
     proper = reasons & proper_use
     if proper:
         basis = f"order reason names a proper use ({_names(proper)})"
         return Indication(False, basis, (Evidence("Order reason", _names(proper)),))
-    if CRAMP in reasons:
+    if CRAMP in order.reason_groups:
         return Indication(True, "order reason: muscle cramp", (Evidence("Order reason", "cramp"),))
     if order.mentions_cramp:
         text = "order text mentions cramp"

@@ -2,9 +2,11 @@
 
 - age >= 65, any indication -> WARNING (AGS Beers 2023 Table 2: avoid skeletal muscle
   relaxants; anticholinergic effects, sedation, fractures). Cyclobenzaprine and the
-  other_muscle_relaxant group alike.
-- age < 65 (or unknown) and cyclobenzaprine "for cramps" -> WARNING (label indication is
-  short-term adjunct for acute musculoskeletal spasm; AAN 2010 gives no evidence for cramps).
+  other_muscle_relaxant group alike. Not in hospice or end-of-life care (Beers' own scope,
+  scope.py); a cramp order there still gets the cramp card below.
+- age < 65 (or unknown), or an older adult in end-of-life care, and cyclobenzaprine "for
+  cramps" -> WARNING (label indication is short-term adjunct for acute musculoskeletal spasm;
+  AAN 2010 did not evaluate cyclobenzaprine for cramps).
   No card when for low back pain or spasm.
 The baclofen alternative is offered only when the order is for cramps.
 """
@@ -15,6 +17,7 @@ from cds_service.rules.baclofen_fit import BaclofenFit, assess_baclofen
 from cds_service.rules.evidence import age_evidence, order_evidence
 from cds_service.rules.indication import PROPER_USE, cramp_indication
 from cds_service.rules.offers import SWAP_SUGGESTIONS, swap_suggestions, swap_values
+from cds_service.rules.scope import beers_applies
 from cds_service.rules.types import CardSpec, Finding, RuleInput
 
 RULE_ID = "skeletal-muscle-relaxant"
@@ -65,7 +68,7 @@ def skeletal_muscle_relaxant(inp: RuleInput) -> list[Finding]:
         fit = fit or assess_baclofen(inp)  # once per call: it depends on the patient only
         suggestions = swap_suggestions(inp, order, fit, offer_baclofen=indication.for_cramps)
         evidence = (order_evidence(order), *indication.evidence)
-        if older and age is not None:
+        if older and age is not None and beers_applies(inp.facts, order):
             findings.append(
                 OLDER_ADULT.finding(
                     order=order,

@@ -1,15 +1,41 @@
-"""Potassium supplements (potassium_supplement group): kidney risk and documented deficiency;
-oral potassium-containing products: kidney risk only.
+"""Potassium orders (potassium_supplement group; oral potassium_containing products): see
+supplement.py for the one-card-per-order logic.
 
-Hypokalaemia is K < 3.5 mmol/L (StatPearls NBK482465). Impaired kidneys excrete potassium
-poorly, so supplements risk hyperkalaemia; the eGFR bands mirror the magnesium card (design
-choice). Logic shared with magnesium: see supplement.py.
+Hypokalaemia K < 3.5 mmol/L (StatPearls NBK482465); hyperkalaemia above the lab's upper limit,
+else > 5.0 mmol/L (KDIGO Controversies 2020; ERC / UK Kidney Association 2020 grade 5.5-5.9
+mild, 6.0-6.4 moderate, >= 6.5 severe; §11.1). Impaired kidneys excrete potassium poorly; the
+eGFR bands mirror the magnesium cards (design choice). Potassium citrate (urinary
+alkaliniser, AUA 2014 kidney stones guideline) and potassium phosphate (phosphate repletion)
+are not potassium supplementation.
 """
 
 from __future__ import annotations
 
-from cds_service.rules.supplement import Electrolyte, card_specs, supplement_findings
+from cds_service.clinical.types import Medication
+from cds_service.rules.supplement import Electrolyte, Use, card_specs, supplement_findings
 from cds_service.rules.types import Finding, RuleInput
+
+# Drugs that raise potassium, named on the potassium cards (§11.1).
+POTASSIUM_RAISING = frozenset(
+    {
+        "potassium_supplement",
+        "potassium_containing",
+        "ace_inhibitor",
+        "angiotensin_receptor_blocker",
+        "potassium_sparing",
+        "trimethoprim",
+    }
+)
+
+
+def potassium_use(order: Medication) -> Use:
+    stated = order.stated_groups
+    if "potassium_citrate" in order.groups or "kidney_stones" in stated:
+        return "citrate"
+    if "potassium_phosphate" in order.groups or "hypophosphatemia" in stated:
+        return "phosphate"
+    return "supplement"
+
 
 POTASSIUM = Electrolyte(
     analyte="potassium",
@@ -17,7 +43,9 @@ POTASSIUM = Electrolyte(
     drug_group="potassium_supplement",
     containing_group="potassium_containing",
     low_group="hypokalemia",
-    threshold=lambda t: t.hypokalemia_mmol_per_l,
+    raising_groups=POTASSIUM_RAISING,
+    use=potassium_use,
+    skip_in_pregnancy=False,
     **card_specs("potassium"),
 )
 CARDS = POTASSIUM.cards

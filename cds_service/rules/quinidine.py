@@ -2,8 +2,9 @@
 
 Quinidine is a class Ia antiarrhythmic, not a cramp drug; the FDA quinine actions do not name
 it, so the card cites the quinidine label. Nuedexta (dextromethorphan/quinidine, for
-pseudobulbar affect) never fires. No card when the order is for an arrhythmia (reason, or an
-active arrhythmia on the problem list with no explicit cramp reason).
+pseudobulbar affect) never fires. No card when the order is for an arrhythmia or for malaria
+(IV quinidine gluconate was the US severe-malaria treatment until 2019, §11.4): coded reason,
+the order's own words, or the problem list when there is no explicit cramp reason.
 """
 
 from __future__ import annotations

@@ -66,6 +66,6 @@ def quinine_for_cramps(inp: RuleInput) -> list[Finding]:
 
 
 def _proper_use_documented(order: Medication, inp: RuleInput) -> bool:
-    """Malaria or babesiosis as the order's reason or on the problem list."""
+    """Malaria or babesiosis as the order's reason (coded or in words) or on the problem list."""
     proper = PROPER_USE["quinine"]
-    return bool(order.reason_groups & proper) or any(inp.facts.has_condition(g) for g in proper)
+    return bool(order.stated_groups & proper) or any(inp.facts.has_condition(g) for g in proper)

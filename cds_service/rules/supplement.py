@@ -1,38 +1,48 @@
-"""Magnesium and potassium supplements: one logic, two electrolytes (magnesium.py, potassium.py).
+"""Magnesium and potassium orders: one logic, two electrolytes (magnesium.py, potassium.py).
 
-For each supplement order, and (kidney card only) each oral combination product:
+One card per order at most, the first that applies:
 
-Kidney (always, takes precedence): eGFR < 30, CKD G4/G5 or dialysis -> CRITICAL; eGFR 30-59
-(or CKD coded without an eGFR) -> WARNING. These eGFR cut-offs are a design choice: no
-guideline gives a number (OTC labels say "ask a doctor if you have kidney disease"). The
-kidney card also fires for *_containing products taken by mouth (antacids, laxatives, bowel
-preps; route oral, or no route known), which add to the load the kidneys must clear; not for
-injections (IV fluids, parenteral nutrition: deliberately managed electrolytes).
+1. `<x>-level-high` CRITICAL: the latest level is high (the lab's flag or range, else the
+   cut-off: K > 5.0 mmol/L, Mg > 1.07 mmol/L = 2.6 mg/dL; §11.1). Hold it. Not for IV
+   magnesium given for pre-eclampsia/eclampsia or torsades, where levels above normal are
+   the aim.
+2. `<x>-renal-critical` CRITICAL: supplementation on dialysis / end-stage kidney disease; or
+   magnesium with eGFR < 30 (CKD G4-5) and no magnesium result to monitor by.
+3. `<x>-renal-caution` WARNING: supplementation with eGFR < 30 (CKD G4-5) otherwise: cautious
+   repletion of a low level, no supplement for a normal one, check potassium first.
+4. `<x>-other-use-kidney` WARNING: an order that is not supplementation (below) with eGFR < 30,
+   CKD G4-5 or dialysis: dose and monitoring for that use. Never a deficiency card.
+5. `<x>-check-levels` WARNING: supplementation with no result in the lab window.
+6. `<x>-not-deficient` WARNING: supplementation with a normal level.
+7. `<x>-repletion-info` INFO: supplementation of a documented deficiency (order hooks only).
 
-Level (runs as well; in patient-view only for supplements taken "for cramps", because a normal
-level on long-term treatment says little about the indication):
-- documented low (value < threshold or the lab's own "low" flag; the deficiency as the order's
-  reason; the deficiency on the problem list only when there is no result in the lab window,
-  since a current result outranks a possibly stale entry): no warning; an INFO card with
-  dosing information, unless the kidney card already fired (then it says the level is low);
-- no result in the lab window (absent from PatientFacts.labs): WARNING "check levels" with an
-  order-labs suggestion (this electrolyte plus the companion one when that is missing too);
-  results on file that were not used (e.g. status "unknown": unverified, so they document
-  neither a deficiency nor a normal level) are named on the card from the data notes;
-- normal: WARNING against empirical supplementation.
-A value exactly at the threshold is not low, nor one within CONVERSION_TOLERANCE_MMOL_PER_L
-below it (the same threshold converted from mg/dL, e.g. 1.7 mg/dL = 0.6994 mmol/L).
+Not supplementation (no deficiency card in any hook; §11.4): IV magnesium (pre-eclampsia,
+torsades, asthma, in-hospital repletion: never cramp treatment), magnesium laxatives and
+antacids, potassium citrate (kidney stones), potassium phosphate (phosphate repletion),
+combination products taken by mouth. Injections of combination products (IV fluids,
+parenteral nutrition) get no card at all.
+
+Patient-view (active orders): cards 1-4 always; 5-6 only for an order taken "for cramps"; 7
+never (a replaced deficiency needs no card at chart open). Magnesium in pregnancy: no 5-6
+(Cochrane 2020: conflicting evidence; F8). The eGFR bands are a design choice (§5).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
-from cds_service.clinical.types import LabValue, Medication, PatientFacts
-from cds_service.rules.evidence import conditions_evidence, lab_evidence, order_evidence
+from cds_service.clinical.types import LabValue, Medication
+from cds_service.rules.evidence import (
+    conditions_evidence,
+    lab_evidence,
+    order_evidence,
+    reported,
+)
 from cds_service.rules.indication import cramp_indication
 from cds_service.rules.kidney import Kidney, assess_kidney
+from cds_service.rules.levels import Level, level
 from cds_service.rules.types import (
     CardSpec,
     Evidence,
@@ -41,237 +51,239 @@ from cds_service.rules.types import (
     RuleInput,
     SuggestionKind,
     SuggestionSpec,
-    Thresholds,
     ValueKind,
 )
 
-RENAL_VALUES: dict[str, ValueKind] = {
+# What an order is for. "supplement" is supplementation; the rest are other uses.
+Use = Literal[
+    "supplement", "iv", "obstetric", "torsades", "asthma", "laxative", "citrate", "phosphate",
+    "combination",
+]  # fmt: skip
+USE_WORDS: dict[str, str] = {
+    "iv": "intravenous magnesium",
+    "obstetric": "intravenous magnesium for pre-eclampsia / eclampsia",
+    "torsades": "intravenous magnesium for torsades de pointes",
+    "asthma": "intravenous magnesium for asthma",
+    "laxative": "a magnesium laxative or antacid",
+    "citrate": "potassium citrate (urinary alkaliniser)",
+    "phosphate": "potassium phosphate (phosphate repletion)",
+}
+# Uses whose therapeutic levels lie above the normal range: a high level is expected.
+HIGH_LEVEL_INTENDED: frozenset[Use] = frozenset({"obstetric", "torsades"})
+
+VALUES: dict[str, ValueKind] = {
     "drug": "text",
+    "use": "text?",  # USE_WORDS for another use, None for supplementation
+    "level": "text?",  # as the lab reported it ("1.5 mg/dL (0.62 mmol/L)")
+    "level_date": "date?",
+    "level_state": "text?",  # low / normal / high
+    "flagged": "flag",  # the lab's own flag or range decided (not the service's cut-off)
+    "low_by": "text?",  # how a deficiency is documented: result / order reason / problem list
     "egfr": "number?",
     "egfr_date": "date?",
     "egfr_computed": "flag",
     "dialysis": "flag",
     "ckd_g4_g5": "flag",
-    "ckd_without_egfr": "flag",
-    "level": "number?",
-    "level_date": "date?",
-    "level_low": "flag",
-    "combination": "flag",
-}
-CHECK_VALUES: dict[str, ValueKind] = {
-    "drug": "text",
+    "kidney": "text",  # severe / moderate / adequate / unknown
+    "companion": "text?",
     "companion_missing": "flag",
-    "companion": "number?",
-    "companion_date": "date?",
-    "renal_card": "flag",
+    "raising": "texts",  # other active or drafted drugs that raise the level
     "unused_notes": "texts",
 }
-NORMAL_VALUES: dict[str, ValueKind] = {
-    "drug": "text",
-    "level": "number",
-    "level_date": "date?",
-    "threshold": "number",
-    "renal_card": "flag",
-}
-LOW_VALUES: dict[str, ValueKind] = {
-    "drug": "text",
-    "level": "number?",
-    "level_date": "date?",
-    "threshold": "number",
-    "by_lab": "flag",
-    "by_condition": "flag",
-    "by_reason": "flag",
-    "condition": "text?",
-    "egfr": "number?",
-    "egfr_date": "date?",
-}
+LABS: frozenset[SuggestionKind] = frozenset({"order-labs"})
+
+
+def card_specs(name: str) -> dict[str, CardSpec]:
+    rule = f"{name}-supplement"
+    return {
+        "level_high": CardSpec(rule, f"{name}-level-high", "critical", VALUES),
+        "renal_critical": CardSpec(rule, f"{name}-renal-critical", "critical", VALUES, LABS),
+        "renal_caution": CardSpec(rule, f"{name}-renal-caution", "warning", VALUES, LABS),
+        "other_use_kidney": CardSpec(rule, f"{name}-other-use-kidney", "warning", VALUES, LABS),
+        "check_levels": CardSpec(rule, f"{name}-check-levels", "warning", VALUES, LABS),
+        "not_deficient": CardSpec(rule, f"{name}-not-deficient", "warning", VALUES),
+        "repletion_info": CardSpec(rule, f"{name}-repletion-info", "info", VALUES, LABS),
+    }
 
 
 @dataclass(frozen=True, slots=True)
 class Electrolyte:
     analyte: OrderableLab  # "magnesium" | "potassium"
     companion: OrderableLab  # checked together before supplementing
-    drug_group: str  # single-ingredient supplements: every card
-    containing_group: str  # combination products: the kidney card only, when taken by mouth
+    drug_group: str  # single-ingredient products
+    containing_group: str  # combination products: kidney and level only, taken by mouth
     low_group: str  # condition group that documents the deficiency
-    threshold: Callable[[Thresholds], float]
-    renal_severe: CardSpec
-    renal_moderate: CardSpec
+    raising_groups: frozenset[str]  # other drugs that raise the level, named on the card
+    use: Callable[[Medication], Use]
+    skip_in_pregnancy: bool  # no check-levels / not-deficient card in pregnancy (F8)
+    level_high: CardSpec
+    renal_critical: CardSpec
+    renal_caution: CardSpec
+    other_use_kidney: CardSpec
     check_levels: CardSpec
     not_deficient: CardSpec
-    documented_low: CardSpec
+    repletion_info: CardSpec
 
     @property
     def cards(self) -> tuple[CardSpec, ...]:
         return (
-            self.renal_severe,
-            self.renal_moderate,
+            self.level_high,
+            self.renal_critical,
+            self.renal_caution,
+            self.other_use_kidney,
             self.check_levels,
             self.not_deficient,
-            self.documented_low,
+            self.repletion_info,
         )
 
 
-def card_specs(name: str) -> dict[str, CardSpec]:
-    renal, level = f"{name}-renal-risk", f"{name}-deficiency-check"
-    labs: frozenset[SuggestionKind] = frozenset({"order-labs"})
-    return {
-        "renal_severe": CardSpec(renal, f"{name}-renal-severe", "critical", RENAL_VALUES),
-        "renal_moderate": CardSpec(renal, f"{name}-renal-moderate", "warning", RENAL_VALUES),
-        "check_levels": CardSpec(level, f"{name}-check-levels", "warning", CHECK_VALUES, labs),
-        "not_deficient": CardSpec(level, f"{name}-not-deficient", "warning", NORMAL_VALUES),
-        "documented_low": CardSpec(level, f"{name}-repletion-info", "info", LOW_VALUES, labs),
-    }
-
-
-# Conventional cut-offs are one threshold stated at lab precision in two units ("< 0.70
-# mmol/L" = "< 1.7 mg/dL"), but 1.7 mg/dL converts to 0.6994 mmol/L (x 0.41144). A value is
-# low only when it is below the threshold by more than this conversion-rounding margin, so
-# 1.7 mg/dL is not low while 1.69 mg/dL (0.695) and 0.69 mmol/L are. Far below any reported
-# precision (0.01 mmol/L; 0.1 for potassium, whose mEq/L and mmol/L are 1:1).
-CONVERSION_TOLERANCE_MMOL_PER_L = 0.002
-
-
-def is_low(lab: LabValue, threshold: float) -> bool:
-    """Below the threshold (beyond the conversion-rounding tolerance), or flagged low by the
-    lab; a value at the threshold, stated in either unit, is not low."""
-    if lab.interpretation == "low":
-        return True
-    if lab.comparator in ("<", "<="):
-        return lab.value <= threshold
-    at_most = lab.at_most()
-    return at_most is not None and at_most < threshold - CONVERSION_TOLERANCE_MMOL_PER_L
-
-
-def documented_low(inp: RuleInput, e: Electrolyte, lab: LabValue | None) -> bool:
-    """A result in the lab window decides; the coded deficiency counts only without one (a
-    problem-list entry is often left over from an old episode)."""
-    if lab is not None:
-        return is_low(lab, e.threshold(inp.thresholds))
-    return inp.facts.has_condition(e.low_group)
-
-
-def unused_results(facts: PatientFacts, analyte: str) -> tuple[str, ...]:
+def unused_results(notes: tuple[str, ...], analyte: str) -> tuple[str, ...]:
     """The data notes saying results of this analyte were on file but not used (a status other
     than final/amended/corrected, a future date, older than the window)."""
     about = f"{analyte} result"
-    return tuple(n for n in facts.data_notes if about in n and "not used" in n)
+    return tuple(n for n in notes if about in n and "not used" in n)
 
 
 def supplement_findings(inp: RuleInput, e: Electrolyte) -> list[Finding]:
     findings: list[Finding] = []
+    kidney: Kidney | None = None
     for order in inp.targets:
-        supplement = e.drug_group in order.groups
-        if not supplement and not _oral_combination(order, e):
+        if e.drug_group in order.groups:
+            use = e.use(order)
+        elif e.containing_group in order.groups and order.route in (None, "oral"):
+            use = "combination"
+        else:
             continue
-        kidney = assess_kidney(inp.facts, inp.thresholds)
-        renal = _renal(inp, e, order, kidney, combination=not supplement)
-        if renal is not None:
-            findings.append(renal)
-        if not supplement:
-            continue  # the deficiency cards are about supplementation
-        if inp.hook == "patient-view":
-            proper = frozenset({e.low_group})
-            if not cramp_indication(order, inp.facts, proper).for_cramps:
-                continue
-        level = _level(inp, e, order, kidney, renal_card=renal is not None)
-        if level is not None:
-            findings.append(level)
+        kidney = kidney or assess_kidney(inp.facts, inp.thresholds)
+        finding = _one_card(inp, e, order, use, kidney)
+        if finding is not None:
+            findings.append(finding)
     return findings
 
 
-def _oral_combination(order: Medication, e: Electrolyte) -> bool:
-    """A combination product taken by mouth, or with no known route; never an injection."""
-    return e.containing_group in order.groups and order.route in (None, "oral")
-
-
-def _renal(
-    inp: RuleInput, e: Electrolyte, order: Medication, kidney: Kidney, *, combination: bool
+def _one_card(
+    inp: RuleInput, e: Electrolyte, order: Medication, use: Use, kidney: Kidney
 ) -> Finding | None:
-    if not kidney.impaired:
+    facts = inp.facts
+    lab = facts.lab(e.analyte)
+    state: Level | None = level(lab, inp.thresholds) if lab is not None else None
+    supplement = use == "supplement"
+    severe = kidney.band == "severe"
+    spec: CardSpec | None = None
+    if state == "high" and use not in HIGH_LEVEL_INTENDED:
+        spec = e.level_high
+    elif not supplement:
+        spec = e.other_use_kidney if severe else None
+    elif kidney.dialysis or (severe and lab is None and e.analyte == "magnesium"):
+        spec = e.renal_critical
+    elif severe:
+        spec = e.renal_caution
+    else:
+        spec = _level_card(inp, e, order, lab, state)
+    if spec is None:
         return None
-    spec = e.renal_severe if kidney.band == "severe" else e.renal_moderate
-    lab = inp.facts.lab(e.analyte)
-    low = documented_low(inp, e, lab)
-    evidence = [order_evidence(order), *kidney.evidence]
+    return _finding(inp, e, order, use, kidney, lab, state, spec)
+
+
+def _level_card(
+    inp: RuleInput, e: Electrolyte, order: Medication, lab: LabValue | None, state: Level | None
+) -> CardSpec | None:
+    """Cards 5-7: the deficiency question, for supplementation with workable kidneys."""
+    facts = inp.facts
+    proper = frozenset({e.low_group})
+    if inp.hook == "patient-view" and not cramp_indication(order, facts, proper).for_cramps:
+        return None
+    if _low_by(e, order, inp, lab, state) is not None:
+        return None if inp.hook == "patient-view" else e.repletion_info
+    if e.skip_in_pregnancy and facts.has_condition("pregnancy"):
+        return None
+    return e.check_levels if lab is None else e.not_deficient
+
+
+def _low_by(
+    e: Electrolyte, order: Medication, inp: RuleInput, lab: LabValue | None, state: Level | None
+) -> str | None:
+    """How the deficiency is documented. A result in the lab window decides; the order's reason
+    or a problem-list entry documents it only when there is none (often left from an old
+    episode)."""
+    if lab is not None:
+        return "result" if state == "low" else None
+    if e.low_group in order.stated_groups:
+        return "order reason"
+    if inp.facts.has_condition(e.low_group):
+        return "problem list"
+    return None
+
+
+def _finding(
+    inp: RuleInput,
+    e: Electrolyte,
+    order: Medication,
+    use: Use,
+    kidney: Kidney,
+    lab: LabValue | None,
+    state: Level | None,
+    spec: CardSpec,
+) -> Finding:
+    facts = inp.facts
+    companion = facts.lab(e.companion)
+    evidence: list[Evidence] = [order_evidence(order), *kidney.evidence]
     if lab is not None:
         evidence.append(lab_evidence(lab))
+    low_by = _low_by(e, order, inp, lab, state) if use == "supplement" else None
+    if low_by == "problem list":
+        evidence.extend(conditions_evidence(facts.conditions_in(e.low_group)))
+    if companion is not None and spec in (e.check_levels, e.repletion_info):
+        evidence.append(lab_evidence(companion))
+    raising = _raising(inp, e, order)
+    evidence.extend(order_evidence(m, "Also raises it") for m in raising)
+    labs: tuple[OrderableLab, ...] = ()
+    if lab is None:
+        labs = (e.analyte,) if companion is not None else (e.analyte, e.companion)
+    suggestions = (
+        (SuggestionSpec("order-labs", labs=labs, recommended=spec is e.check_levels),)
+        if labs and "order-labs" in spec.suggestions
+        else ()
+    )
     return spec.finding(
         order=order,
         evidence=evidence,
+        suggestions=suggestions,
         values={
             "drug": order.display,
-            **kidney.values(),
-            "ckd_without_egfr": kidney.ckd_without_egfr,
-            "level": lab.value if lab else None,
+            "use": _use_words(use, e),
+            "level": reported(lab) if lab else None,
             "level_date": lab.when if lab else None,
-            "level_low": low,
-            "combination": combination,
+            "level_state": state,
+            "flagged": lab is not None and lab.interpretation is not None,
+            "low_by": low_by,
+            **kidney.values(),
+            "kidney": kidney.band,
+            "companion": reported(companion) if companion else None,
+            "companion_missing": companion is None,
+            "raising": tuple(m.display for m in raising),
+            "unused_notes": unused_results(facts.data_notes, e.analyte) if lab is None else (),
         },
     )
 
 
-def _level(
-    inp: RuleInput, e: Electrolyte, order: Medication, kidney: Kidney, *, renal_card: bool
-) -> Finding | None:
-    threshold = e.threshold(inp.thresholds)
-    lab = inp.facts.lab(e.analyte)
-    # The coded deficiency documents it only when there is no result in the window.
-    conditions = inp.facts.conditions_in(e.low_group) if lab is None else ()
-    by_lab = lab is not None and is_low(lab, threshold)
-    by_reason = e.low_group in order.reason_groups
-    evidence: list[Evidence] = [order_evidence(order)]
-    if lab is not None:
-        evidence.append(lab_evidence(lab))
-    if by_lab or conditions or by_reason:
-        if renal_card:
-            return None  # the kidney card shows the low level and takes precedence
-        evidence.extend(conditions_evidence(conditions))
-        evidence.extend(kidney.evidence)
-        suggestions = () if lab else (SuggestionSpec("order-labs", labs=(e.analyte,)),)
-        return e.documented_low.finding(
-            order=order,
-            evidence=evidence,
-            suggestions=suggestions,
-            values={
-                "drug": order.display,
-                "level": lab.value if lab else None,
-                "level_date": lab.when if lab else None,
-                "threshold": threshold,
-                "by_lab": by_lab,
-                "by_condition": bool(conditions),
-                "by_reason": by_reason,
-                "condition": conditions[0].display if conditions else None,
-                "egfr": kidney.egfr.value if kidney.egfr else None,
-                "egfr_date": kidney.egfr.when if kidney.egfr else None,
-            },
-        )
-    if lab is None:
-        companion = inp.facts.lab(e.companion)
-        if companion is not None:
-            evidence.append(lab_evidence(companion))
-        labs = (e.analyte,) if companion is not None else (e.analyte, e.companion)
-        return e.check_levels.finding(
-            order=order,
-            evidence=evidence,
-            suggestions=(SuggestionSpec("order-labs", labs=labs, recommended=True),),
-            values={
-                "drug": order.display,
-                "companion_missing": companion is None,
-                "companion": companion.value if companion else None,
-                "companion_date": companion.when if companion else None,
-                "renal_card": renal_card,
-                "unused_notes": unused_results(inp.facts, e.analyte),
-            },
-        )
-    return e.not_deficient.finding(
-        order=order,
-        evidence=evidence,
-        values={
-            "drug": order.display,
-            "level": lab.value,
-            "level_date": lab.when,
-            "threshold": threshold,
-            "renal_card": renal_card,
-        },
-    )
+def _use_words(use: Use, e: Electrolyte) -> str | None:
+    if use == "supplement":
+        return None
+    if use == "combination":
+        return f"a {e.analyte}-containing product"
+    return USE_WORDS[use]
+
+
+def _raising(inp: RuleInput, e: Electrolyte, order: Medication) -> tuple[Medication, ...]:
+    """Other active or drafted drugs that raise the same level (one line each, no repeats)."""
+    seen: set[str] = set()
+    out: list[Medication] = []
+    for med in (*inp.facts.active_medications, *inp.orders):
+        if med is order or not (med.groups & e.raising_groups) or med.display in seen:
+            continue
+        if order.reference is not None and med.reference == order.reference:
+            continue
+        seen.add(med.display)
+        out.append(med)
+    return tuple(out[:5])

@@ -46,13 +46,33 @@ ValueKind = Literal["text", "text?", "number", "number?", "date?", "flag", "text
 
 @dataclass(frozen=True, slots=True)
 class Thresholds:
-    """Cut-offs the rules compare against (canonical units)."""
+    """Cut-offs the rules compare against (canonical units). The lab's own flag or reference
+    range always comes first (rules/levels.py); these apply only when a result has neither."""
 
-    hypomagnesemia_mmol_per_l: float = 0.70  # F7: configurable; 0.70 is the most common
+    hypomagnesemia_mmol_per_l: float = 0.70  # F7: configurable; 0.70 (1.7 mg/dL) most common
+    hypermagnesemia_mmol_per_l: float = 1.07  # 2.6 mg/dL, the common definition (§11.1)
     hypokalemia_mmol_per_l: float = 3.5  # StatPearls NBK482465
+    hyperkalemia_mmol_per_l: float = 5.0  # KDIGO Controversies 2020 / ULN (§11.1), design choice
+    hypocalcemia_mmol_per_l: float = 2.12  # total calcium 8.5 mg/dL, a common lower limit
+    hypocalcemia_ionized_mmol_per_l: float = 1.12  # a common lower limit (design choice)
+    ck_upper_u_per_l: float = 200.0  # no lab range: a typical adult upper limit (design choice)
+    tsh_lower_miu_per_l: float = 0.4  # typical adult reference interval (design choice)
+    tsh_upper_miu_per_l: float = 4.5
+    severe_hypokalemia_mmol_per_l: float = 3.0  # StatPearls: moderate-severe below 3.0
+    severe_hypomagnesemia_mmol_per_l: float = 0.5  # 1.2 mg/dL, severe hypomagnesaemia
+    ck_myopathy_multiple: float = 10.0  # AHA/ACC 2018, EAS 2015: CK > 10x ULN
     egfr_severe: float = 30.0  # below: KDIGO G4-G5
     egfr_moderate: float = 60.0  # below: KDIGO G3a-G3b; also the Beers baclofen cut-off
     older_adult_age: int = 65  # AGS Beers 2023
+
+
+@dataclass(frozen=True, slots=True)
+class AlertBudget:
+    """How many cards one call may show (rules/budget.py)."""
+
+    patient_view_max: int = 3
+    per_order: int = 1
+    patient_level_in_order_hooks: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +87,7 @@ class RuleInput:
     facts: PatientFacts
     orders: tuple[Medication, ...] = ()
     thresholds: Thresholds = field(default_factory=Thresholds)
+    budget: AlertBudget = field(default_factory=AlertBudget)
 
     @property
     def is_order_hook(self) -> bool:

@@ -22,7 +22,33 @@ from cds_service.cards.catalog import default_location
 from cds_service.cards.render import RenderedCard
 from cds_service.rules import CARD_SPECS
 
-_VALUE = re.compile(r"\{\{.*?\}\}|\{%.*?%\}")
+_TAG = re.compile(r"(\{\{.*?\}\}|\{%.*?%\})")
+
+
+_BLOCKS = {"if": 1, "for": 1, "endif": -1, "endfor": -1}
+
+
+def summary_pattern(template: str) -> re.Pattern[str]:
+    """A regex a rendered summary of `template` matches: the literal text outside any
+    `{% if %}` / `{% for %}` block, in order; values and conditional text match anything."""
+    pieces: list[str | None] = []  # None: anything
+    depth = 0
+    for part in _TAG.split(template):
+        if part.startswith("{%"):
+            words = part[2:-2].split() or [""]
+            depth += _BLOCKS.get(words[0], 0)
+            pieces.append(None)
+        elif part.startswith("{{") or depth:
+            pieces.append(None)
+        elif part:
+            pieces.append(re.escape(part))
+    regex = ""
+    for piece in pieces:
+        if piece is not None:
+            regex += piece
+        elif not regex.endswith(".*?"):
+            regex += ".*?"
+    return re.compile(f"^{regex}$", re.DOTALL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,13 +103,12 @@ def _read_content(root: Traversable | Path) -> list[_CardText]:
         for key, card in data.items():
             if key not in CARD_SPECS or not isinstance(card, dict):
                 continue
-            pieces = [re.escape(p) for p in _VALUE.split(str(card.get("summary", "")))]
             out.append(
                 _CardText(
                     key=key,
                     topic=str((card.get("topic") or {}).get("code", "")),
                     indicator=str(card.get("indicator", "")),
-                    summary=re.compile("^" + ".*?".join(pieces) + "$", re.DOTALL),
+                    summary=summary_pattern(str(card.get("summary", ""))),
                 )
             )
     return out

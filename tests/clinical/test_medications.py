@@ -301,11 +301,18 @@ def test_dstu2_medication_order(terminology: Terminology) -> None:
         {"resourceType": "MedicationRequest", "medicationReference": "Medication/1"},
     ],
 )
-def test_sparse_or_malformed_orders_still_read(
+def test_an_order_that_names_no_drug_is_not_an_order(
     terminology: Terminology, order: dict[str, Any]
 ) -> None:
-    med = read(terminology, order)
-    assert med.groups == frozenset() and med.display == "Unnamed medication"
+    """The sandbox's Rx form fires order-select before a drug is picked (checklist §14): such
+    a draft, and malformed ones naming nothing, never become a Medication (no order card)."""
+    assert read_medication(order, terminology=terminology, medication_index={}) is None
+
+
+def test_an_order_named_only_in_words_still_reads(terminology: Terminology) -> None:
+    med = read(terminology, {"resourceType": "MedicationRequest",
+                             "medicationCodeableConcept": {"text": "tonic"}})  # fmt: skip
+    assert med.display == "tonic" and med.groups == frozenset()
 
 
 def test_other_resources_are_not_medications(terminology: Terminology) -> None:
