@@ -107,6 +107,7 @@ class Terminology:
             (wanted, DrugConcept((GroupRef(gid),)), " ".join(sorted(wanted)))
             for wanted, gid in drugs.all_words
         )
+        self._text_vetoes = drugs.text_vetoes
         self._if_combination = drugs.if_combination
         self._supersedes = drugs.supersedes
         self._strengths = drugs.strengths
@@ -200,7 +201,7 @@ class Terminology:
         for wanted, concept, label in self._all_words:
             if wanted <= token_set:
                 hits.insert(0, (concept, f"text:{label}"))
-        found = self._names.find(tokens)
+        found = [hit for hit in self._names.find(tokens) if not self._vetoed(hit.value, token_set)]
         hits.extend((hit.value, f"text:{hit.phrase}") for hit in found)
         ingredients = {hit.phrase for hit in found if hit.value.ingredient}
         if not found:
@@ -211,6 +212,12 @@ class Terminology:
             or any(mark in (text or "") for mark in _COMBINATION_MARKS)
             or any(_names_slash(m) for m in _SLASH.finditer(text or ""))
         )
+
+    def _vetoed(self, concept: DrugConcept, token_set: set[str]) -> bool:
+        """A name match the text itself rules out ("tonic water" names quinine, but is a drink)."""
+        vetoes = self._text_vetoes
+        groups = [r.group for r in concept.refs if r.group in vetoes]
+        return any(not vetoes[group].isdisjoint(token_set) for group in groups)
 
     def _resolve(self, hits: list[_Hit], dosage_route: str | None, combination: bool) -> MedMatch:
         product_route = None

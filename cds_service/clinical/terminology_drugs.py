@@ -77,7 +77,7 @@ _REFORMULATED = re.compile(r"\s+Reformulated\b.*$", re.IGNORECASE)
 _DRUG_KEYS = frozenset({
     "from", "ingredients", "products", "brand_names", "atc", "atc_extra", "atc_exclude",
     "ingredient_routes", "extra_names", "exclude_names", "if_combination", "supersedes",
-    "text_all_words",
+    "text_all_words", "text_exclude_words",
 })  # fmt: skip
 
 
@@ -93,6 +93,7 @@ class DrugIndex:
         self.if_combination: dict[str, str] = {}
         self.supersedes: dict[str, frozenset[str]] = {}
         self.all_words: list[tuple[frozenset[str], str]] = []
+        self.text_vetoes: dict[str, frozenset[str]] = {}
         self.strengths: dict[str, Strength] = {}
 
     def add_group(self, gid: str, spec: object) -> None:
@@ -119,6 +120,9 @@ class DrugIndex:
             self.if_combination[gid] = str(spec["if_combination"])
         if "supersedes" in spec:
             self.supersedes[gid] = frozenset(str_list(spec["supersedes"], where))
+        vetoes = str_list(spec.get("text_exclude_words", []), f"{where}.text_exclude_words")
+        if vetoes:
+            self.text_vetoes[gid] = frozenset(w for v in vetoes for w in words(v))
         for required in spec.get("text_all_words", []):
             wanted = frozenset(w for n in str_list(required, where) for w in words(n))
             self.all_words.append((wanted, gid))

@@ -25,27 +25,29 @@ from cds_service.rules.types import INDICATOR_RANK, CardSpec, Finding, RuleInput
 
 Rule = Callable[[RuleInput], list[Finding]]
 
-# Rule order breaks ties in the alert budget (budget.py): the earlier rule's card is kept.
+# Rule order breaks ties in the alert budget (budget.py): among cards of one urgency the
+# earlier rule's card is kept. Harm first (quinine, baclofen, Beers drugs), then the risk of a
+# supplement (potassium before magnesium: hyperkalaemia kills), then advice.
 RULES: tuple[Rule, ...] = (
-    potassium.potassium_supplement,
-    magnesium.magnesium_supplement,
     quinine.quinine_for_cramps,
     quinidine.quinidine_not_for_cramps,
     baclofen_safety.baclofen_safety,
-    muscle_relaxant.skeletal_muscle_relaxant,
     benzodiazepine.benzodiazepine_older_adult,
+    muscle_relaxant.skeletal_muscle_relaxant,
+    potassium.potassium_supplement,
+    magnesium.magnesium_supplement,
     cramp_workup.cramp_workup,
     cirrhosis_cramps.cirrhosis_cramps,
 )
 
 _ALL_SPECS: tuple[CardSpec, ...] = (
-    *potassium.CARDS,
-    *magnesium.CARDS,
     *quinine.CARDS,
     *quinidine.CARDS,
     *baclofen_safety.CARDS,
-    *muscle_relaxant.CARDS,
     *benzodiazepine.CARDS,
+    *muscle_relaxant.CARDS,
+    *potassium.CARDS,
+    *magnesium.CARDS,
     *cramp_workup.CARDS,
     *cirrhosis_cramps.CARDS,
 )

@@ -22,8 +22,10 @@ antacids, potassium citrate (kidney stones), potassium phosphate (phosphate repl
 combination products taken by mouth. Injections of combination products (IV fluids,
 parenteral nutrition) get no card at all.
 
-Patient-view (active orders): cards 1-4 always; 5-6 only for an order taken "for cramps"; 7
-never (a replaced deficiency needs no card at chart open). Magnesium in pregnancy: no 5-6
+Cards 5-6 cite cramp evidence, so they respect the order's indication in every hook: an order
+for cramps, or (order hooks) one that states no reason at all; never one written for something
+else. Patient-view (active orders): cards 1-4 always; 5-6 only for an order taken "for cramps";
+7 never (a replaced deficiency needs no card at chart open). Magnesium in pregnancy: no 5-6
 (Cochrane 2020: conflicting evidence; F8). The eGFR bands are a design choice (§5).
 """
 
@@ -78,7 +80,7 @@ VALUES: dict[str, ValueKind] = {
     "level_date": "date?",
     "level_state": "text?",  # low / normal / high
     "flagged": "flag",  # the lab's own flag or range decided (not the service's cut-off)
-    "low_by": "text?",  # how a deficiency is documented: result / order reason / problem list
+    "low_by": "text?",  # where a deficiency is documented: result / the order's reason / ...
     "egfr": "number?",
     "egfr_date": "date?",
     "egfr_computed": "flag",
@@ -188,13 +190,19 @@ def _one_card(
 def _level_card(
     inp: RuleInput, e: Electrolyte, order: Medication, lab: LabValue | None, state: Level | None
 ) -> CardSpec | None:
-    """Cards 5-7: the deficiency question, for supplementation with workable kidneys."""
+    """Cards 5-7: the deficiency question, for supplementation with workable kidneys.
+
+    The evidence these cards cite is about cramps, so they respect the order's indication in
+    every hook: patient-view asks only of an order taken for cramps; order hooks ask of an order
+    for cramps or of one that states no reason at all (an unexplained supplement), never of
+    one written for something else (magnesium for migraine, potassium for hypertension)."""
     facts = inp.facts
-    proper = frozenset({e.low_group})
-    if inp.hook == "patient-view" and not cramp_indication(order, facts, proper).for_cramps:
-        return None
     if _low_by(e, order, inp, lab, state) is not None:
         return None if inp.hook == "patient-view" else e.repletion_info
+    indication = cramp_indication(order, facts, frozenset({e.low_group}))
+    stated = order.has_reason or bool(order.stated_groups)
+    if not indication.for_cramps and (inp.hook == "patient-view" or stated):
+        return None
     if e.skip_in_pregnancy and facts.has_condition("pregnancy"):
         return None
     return e.check_levels if lab is None else e.not_deficient
@@ -203,15 +211,15 @@ def _level_card(
 def _low_by(
     e: Electrolyte, order: Medication, inp: RuleInput, lab: LabValue | None, state: Level | None
 ) -> str | None:
-    """How the deficiency is documented. A result in the lab window decides; the order's reason
-    or a problem-list entry documents it only when there is none (often left from an old
-    episode)."""
-    if lab is not None:
-        return "result" if state == "low" else None
+    """How the deficiency is documented: a low result; the order's own reason (coded or in
+    words: the prescriber says it treats a deficiency, and a normal level on treatment says
+    little); a problem-list entry only when there is no result (entries outlive episodes)."""
+    if state == "low":
+        return "result"
     if e.low_group in order.stated_groups:
-        return "order reason"
-    if inp.facts.has_condition(e.low_group):
-        return "problem list"
+        return "the order's reason"
+    if lab is None and inp.facts.has_condition(e.low_group):
+        return "the problem list"
     return None
 
 
@@ -231,7 +239,7 @@ def _finding(
     if lab is not None:
         evidence.append(lab_evidence(lab))
     low_by = _low_by(e, order, inp, lab, state) if use == "supplement" else None
-    if low_by == "problem list":
+    if low_by == "the problem list":
         evidence.extend(conditions_evidence(facts.conditions_in(e.low_group)))
     if companion is not None and spec in (e.check_levels, e.repletion_info):
         evidence.append(lab_evidence(companion))

@@ -79,7 +79,7 @@ def test_baclofen_titration_is_three_sequenced_dosages(catalog):
 
 def test_start_low_schedule_uses_the_5_mg_tablet(catalog):
     spec = SuggestionSpec("add-baclofen", schedule="start-low")
-    card = _card(catalog, "baclofen-option-idiopathic", spec, hook="patient-view")
+    card = _card(catalog, "cirrhosis-cramps", spec, hook="patient-view")
     resource = card.suggestions[0].actions[0].resource
     assert resource["medicationCodeableConcept"]["coding"][0]["code"] == "430902"
     [dosage] = resource["dosageInstruction"]

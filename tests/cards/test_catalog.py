@@ -81,9 +81,9 @@ def test_indicator_must_match_the_rule(cards_copy):
     _edit(
         cards_copy,
         "magnesium.yaml",
-        lambda d: d["magnesium-renal-severe"].update(indicator="warning"),
+        lambda d: d["magnesium-renal-critical"].update(indicator="warning"),
     )
-    _load_fails(cards_copy, "indicator is 'warning' but rule magnesium-renal-risk emits")
+    _load_fails(cards_copy, "indicator is 'warning' but rule magnesium-supplement emits")
 
 
 def test_placeholder_the_rule_does_not_provide_is_an_error(cards_copy):

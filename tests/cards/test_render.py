@@ -60,16 +60,12 @@ def test_detail_shows_this_patients_values_and_dates(catalog):
         age=50, labs=(egfr(24, derived_from="Observation/cr-7"), lab("magnesium", 0.55))
     )
     rule_input = inp("order-sign", patient, med("magnesium_supplement", display="Mag-Ox 400"))
-    [rendered] = [
-        r
-        for r in render_cards(evaluate(rule_input), rule_input, catalog, max_cards=10)
-        if r.rule_id == "magnesium-renal-risk"
-    ]
+    [rendered] = render_cards(evaluate(rule_input), rule_input, catalog, max_cards=10)
     detail = rendered.card.detail or ""
-    assert rendered.card.indicator == "critical"
-    assert "eGFR **24 mL/min/1.73m²** (2026-10-01; computed with CKD-EPI 2021" in detail
-    assert "**0.55 mmol/L** (2026-10-01): low" in detail
-    assert "Observation/cr-7" in detail
+    assert rendered.finding.card_key == "magnesium-renal-caution"
+    assert "eGFR **24** (computed from creatinine)" in detail
+    assert "magnesium **0.55 mmol/L** (2026-10-01), low" in detail
+    assert "computed with CKD-EPI 2021 from creatinine" in detail and "Observation/cr-7" in detail
 
 
 def _findings(*keys):
@@ -87,11 +83,11 @@ def _findings(*keys):
 
 def test_sorted_critical_warning_info_and_stable(catalog):
     findings = _findings(
-        "cramp-workup", "quinine-for-cramps", "magnesium-renal-severe", "benzodiazepine-older-adult"
+        "cramp-workup", "quinine-for-cramps", "magnesium-renal-critical", "benzodiazepine-older-adult"
     )
     rendered = render_cards(findings, inp("order-sign", facts()), catalog, max_cards=10)
     assert [r.finding.card_key for r in rendered] == [
-        "magnesium-renal-severe",
+        "magnesium-renal-critical",
         "quinine-for-cramps",
         "benzodiazepine-older-adult",
         "cramp-workup",
@@ -100,13 +96,13 @@ def test_sorted_critical_warning_info_and_stable(catalog):
 
 
 def test_cap_keeps_the_most_urgent(catalog):
-    findings = _findings("cramp-workup", "quinine-for-cramps", "magnesium-renal-severe")
+    findings = _findings("cramp-workup", "quinine-for-cramps", "magnesium-renal-critical")
     rendered = render_cards(findings, inp("order-sign", facts()), catalog, max_cards=2)
     assert [r.finding.indicator for r in rendered] == ["critical", "warning"]
 
 
 def test_cap_never_drops_a_critical_card(catalog):
-    findings = _findings("magnesium-renal-severe", "potassium-renal-severe", "quinine-for-cramps")
+    findings = _findings("magnesium-renal-critical", "potassium-renal-critical", "quinine-for-cramps")
     rendered = render_cards(findings, inp("order-sign", facts()), catalog, max_cards=1)
     assert [r.finding.indicator for r in rendered] == ["critical", "critical"]
 

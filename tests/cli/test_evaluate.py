@@ -79,7 +79,7 @@ def test_readable_output_shows_rule_evidence_suggestions_and_reasons(tmp_path: P
     assert result.exit_code == 0, result.output
     out = result.stdout
     assert "muscle-cramps-order-select" in out
-    assert "quinine-for-cramps" in out and "magnesium-renal-risk" in out
+    assert "quinine-for-cramps" in out and "magnesium-supplement" in out
     assert "CRITICAL" in out and "WARNING" in out
     assert "25 mL/min/1.73m2" in out and "2026-11-01" in out, "evidence value and date"
     assert "MedicationRequest/q1" in out, "evidence source"

@@ -172,6 +172,30 @@ def test_interpretation_from_flag_or_reference_range(
     assert labs(terminology, observation).labs["magnesium"].interpretation == expected
 
 
+def test_reference_range_is_kept_in_canonical_units(terminology: Terminology) -> None:
+    """For "10x the upper limit" (CK) the result's own range is kept, converted."""
+    ck = labs(terminology, obs("2157-6", 900, "U/L", **_range(40, 180, "U/L"))).labs
+    assert (ck["creatine_kinase"].reference_low, ck["creatine_kinase"].reference_high) == (40, 180)
+    assert ck["creatine_kinase"].interpretation == "high"
+    mg = labs(terminology, obs("19123-9", 2.0, "mg/dL", **_range(1.7, 2.6, "mg/dL"))).labs
+    assert mg["magnesium"].reference_high == pytest.approx(2.6 * 0.41144, abs=1e-4)
+    bare = labs(terminology, obs("2157-6", 900, "U/L")).labs["creatine_kinase"]
+    assert (bare.reference_low, bare.reference_high, bare.interpretation) == (None, None, None)
+
+
+def test_a_flag_with_a_range_keeps_both(terminology: Terminology) -> None:
+    result = labs(terminology, obs("2823-3", 5.4, "mmol/L", **(_flag("N") | _range(3.5, 5.5))))
+    k = result.labs["potassium"]
+    assert (k.interpretation, k.reference_high) == ("normal", 5.5)
+
+
+@pytest.mark.parametrize(("code", "ionized"), [("1994-3", True), ("17861-6", False), ("2000-8", False)])
+def test_ionized_calcium_is_marked(terminology: Terminology, code: str, ionized: bool) -> None:
+    unit = "mg/dL" if code == "17861-6" else "mmol/L"
+    value = 9.2 if unit == "mg/dL" else 1.2
+    assert labs(terminology, obs(code, value, unit)).labs["calcium"].ionized is ionized
+
+
 # -- status, dates and choosing the latest -------------------------------------------------
 
 

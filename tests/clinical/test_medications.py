@@ -79,10 +79,51 @@ def test_coded_order(terminology: Terminology) -> None:
         ({"note": "cramp"}, True),  # DSTU2 string note
         ({"note": [{"text": "scramped"}]}, False),  # not the word
         ({"reasonCode": [{"text": "muscle spasm"}]}, False),
+        ({"reasonCode": [{"text": "denies leg cramps"}]}, False),  # negated
+        ({"note": [{"text": "No cramps. Take at night."}]}, False),
+        ({"dosageInstruction": [{"text": "1 tab qhs; leg cramps resolved"}]}, False),
+        ({"note": [{"text": "no fever, but calf cramps at night"}]}, True),
     ],
 )
 def test_mentions_cramp(terminology: Terminology, extra: dict[str, Any], mentions: bool) -> None:
     assert read(terminology, med_request(rxnorm="197391", **extra)).mentions_cramp is mentions
+
+
+@pytest.mark.parametrize(
+    ("extra", "groups"),
+    [
+        ({"reasonCode": [{"text": "Malaria prophylaxis"}]}, {"malaria"}),
+        ({"note": [{"text": "CIWA protocol, alcohol withdrawal"}]},
+         {"alcohol_or_benzodiazepine_withdrawal"}),
+        ({"dosageInstruction": [{"text": "2 mg IV once, pre-op sedation"}]}, {"procedure"}),
+        ({"note": "hospice patient"}, {"palliative_or_hospice_care"}),  # DSTU2 string note
+        ({"note": [{"text": "no seizures"}]}, set()),
+        # a reason coding's display is the order's words too (a local code we do not know)
+        ({"reasonCode": [{"coding": [{"system": "urn:local", "code": "9", "display": "Eclampsia"}]}]},
+         {"pre_eclampsia_eclampsia"}),
+    ],
+)  # fmt: skip
+def test_text_groups_are_what_the_orders_words_affirm(
+    terminology: Terminology, extra: dict[str, Any], groups: set[str]
+) -> None:
+    assert read(terminology, med_request(rxnorm="197391", **extra)).text_groups == groups
+
+
+def test_the_drug_name_is_not_an_indication(terminology: Terminology) -> None:
+    """Only the order's own words state what it is for, never the product name."""
+    order = med_request(display="midazolam 5 MG/ML Injectable Solution [Seizalam]")
+    assert read(terminology, order).text_groups == frozenset()
+
+
+@pytest.mark.parametrize(
+    ("text", "groups"),
+    [("Tonic water 200 mL at bedtime", set()), ("quinine sulfate 324 mg", {"quinine"})],
+)
+def test_tonic_water_is_a_drink_not_quinine(
+    terminology: Terminology, text: str, groups: set[str]
+) -> None:
+    assert read(terminology, med_request(text=text)).groups == groups
+    assert read(terminology, med_request(text="tonic water with quinine")).groups == frozenset()
 
 
 def test_mentions_cramp_in_the_medication_name(terminology: Terminology) -> None:

@@ -67,8 +67,10 @@ def med(
     doses: tuple[float, ...] = (),
     route: str | None = None,
     has_reason: bool | None = None,
+    text: tuple[str, ...] = (),
 ) -> Medication:
-    """A draft order; `has_reason` defaults to whether `reasons` names any condition group."""
+    """A draft order; `has_reason` defaults to whether `reasons` names any condition group.
+    `text`: groups the order's own words affirm (reason text, note, dosage text)."""
     return Medication(
         reference=ref,
         resource_type="MedicationRequest",
@@ -80,7 +82,8 @@ def med(
         daily_doses_mg=doses,
         reason_groups=frozenset(reasons),
         has_reason=bool(reasons) if has_reason is None else has_reason,
-        mentions_cramp=mentions_cramp,
+        text_groups=frozenset(text),
+        mentions_cramp=mentions_cramp or "muscle_cramp" in text,
         selected=selected,
     )
 

@@ -85,3 +85,41 @@ def test_patient_view_active_benzodiazepine():
     active = med(BENZO, ref="MedicationRequest/a")
     [finding] = run(inp("patient-view", facts(age=75, active=(active,))), RULE_ID)
     assert finding.suggestions == ()
+
+
+@pytest.mark.parametrize(
+    "stated",
+    [
+        "alcohol_or_benzodiazepine_withdrawal",
+        "rem_sleep_behaviour_disorder",
+        "generalized_anxiety_disorder",
+        "procedure",
+        "seizure_disorder",
+        "palliative_or_hospice_care",
+    ],
+)
+def test_beers_exceptions_and_scope_in_the_orders_own_words_suppress(stated):
+    """ "CIWA protocol for alcohol withdrawal", "pre-op sedation", "hospice": Beers 2023's own
+    exceptions and scope, written as free text (the clinical layer reads it, with negation)."""
+    order = med(BENZO, has_reason=True, text=(stated,))
+    assert run(inp("order-sign", facts(age=82), order), RULE_ID) == []
+
+
+def test_a_negated_exception_in_words_is_no_exception():
+    """ "no seizures" affirms nothing, so the order has a reason but no exception."""
+    order = med(BENZO, has_reason=True)
+    assert run(inp("order-sign", facts(age=82), order), RULE_ID)
+
+
+def test_hospice_on_the_problem_list_suppresses():
+    patient = facts(age=88, conditions=(cond("palliative_or_hospice_care"),))
+    assert run(inp("order-sign", patient, med(BENZO)), RULE_ID) == []
+
+
+def test_injectable_midazolam_is_peri_procedural():
+    coded = med(BENZO, "midazolam_injection", display="midazolam 5 MG/ML Injectable Solution")
+    assert run(inp("order-sign", facts(age=80), coded), RULE_ID) == []
+    in_words = med(BENZO, display="Midazolam 2 mg IV", route="injection")
+    assert run(inp("order-sign", facts(age=80), in_words), RULE_ID) == []
+    iv_lorazepam = med(BENZO, display="lorazepam 2 MG/ML Injectable Solution", route="injection")
+    assert run(inp("order-sign", facts(age=80), iv_lorazepam), RULE_ID)

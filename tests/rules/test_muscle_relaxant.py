@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cds_service.rules.muscle_relaxant import RULE_ID
-from tests.rules.conftest import cond, egfr, facts, inp, keys, med, run
+from tests.rules.conftest import all_labs, cond, egfr, facts, inp, keys, med, run
 
 CRAMPS = (cond("muscle_cramp"),)
 
@@ -23,12 +23,33 @@ def test_older_adult_card_fires_regardless_of_indication_without_baclofen_swap()
     assert [s.kind for s in finding.suggestions] == ["remove-order"]
 
 
-def test_older_adult_for_cramps_offers_low_start_baclofen():
+def test_older_adult_for_cramps_in_cirrhosis_offers_low_start_baclofen():
     order = med("cyclobenzaprine", reasons=("muscle_cramp",))
-    patient = facts(age=70, labs=(egfr(75),), conditions=CRAMPS)
+    patient = facts(age=70, labs=all_labs(egfr=75), conditions=(*CRAMPS, cond("cirrhosis")))
     [finding] = run(inp("order-sign", patient, order), RULE_ID)
     assert finding.values["for_cramps"] is True
     assert finding.suggestions[1].schedule == "start-low"
+
+
+def test_older_adult_for_idiopathic_cramps_offers_only_removal():
+    """No guideline supports baclofen outside cirrhosis: no one-click order (issue 10 item 3)."""
+    order = med("cyclobenzaprine", reasons=("muscle_cramp",))
+    patient = facts(age=70, labs=all_labs(egfr=75), conditions=CRAMPS)
+    [finding] = run(inp("order-sign", patient, order), RULE_ID)
+    assert [s.kind for s in finding.suggestions] == ["remove-order"]
+    assert finding.values["baclofen_offer"] is False
+
+
+def test_older_adult_in_hospice_gets_no_beers_card():
+    """Beers 2023 excludes hospice and end-of-life care (its own scope)."""
+    order = med("cyclobenzaprine", display="cyclobenzaprine 5 MG")
+    hospice = facts(age=84, conditions=(cond("palliative_or_hospice_care"),))
+    assert run(inp("order-sign", hospice, order), RULE_ID) == []
+    stated = med("cyclobenzaprine", has_reason=True, text=("palliative_or_hospice_care",))
+    assert run(inp("order-sign", facts(age=84), stated), RULE_ID) == []
+    assert keys(run(inp("order-sign", facts(age=84), order), RULE_ID)) == [
+        "muscle-relaxant-older-adult"
+    ]
 
 
 def test_other_muscle_relaxant_in_older_adult_uses_the_same_beers_card():

@@ -41,3 +41,13 @@ def test_nuedexta_never_fires_anything_drug_specific():
     findings = run(inp("order-sign", facts(age=80, conditions=CRAMPS), nuedexta))
     assert [f for f in findings if f.order is nuedexta] == []
     assert "cramp-workup" not in [f.rule_id for f in findings]
+
+
+def test_quinidine_for_malaria_is_a_proper_use():
+    """IV quinidine gluconate was the US treatment of severe malaria until 2019 (§11.4)."""
+    coded = med("quinidine", reasons=("malaria",), route="injection")
+    assert run(inp("order-select", facts(conditions=CRAMPS), coded), RULE_ID) == []
+    words = med("quinidine", has_reason=True, text=("malaria",))
+    assert run(inp("order-select", facts(conditions=CRAMPS), words), RULE_ID) == []
+    listed = facts(conditions=(*CRAMPS, cond("malaria")))
+    assert run(inp("order-sign", listed, med("quinidine")), RULE_ID) == []

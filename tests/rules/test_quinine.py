@@ -11,14 +11,34 @@ from tests.rules.conftest import all_labs, cond, egfr, facts, inp, med, run
 CRAMPS = (cond("muscle_cramp"),)
 
 
-def test_quinine_for_cramps_warns_and_offers_remove_and_baclofen():
-    patient = facts(age=50, labs=all_labs(), conditions=CRAMPS)
+def test_quinine_for_cramps_in_cirrhosis_offers_remove_and_baclofen():
+    patient = facts(age=50, labs=all_labs(), conditions=(*CRAMPS, cond("cirrhosis")))
     [finding] = run(inp("order-select", patient, med("quinine")), RULE_ID)
     assert finding.indicator == "warning"
     assert [s.kind for s in finding.suggestions] == ["remove-order", "replace-with-baclofen"]
     assert finding.suggestions[0].order_reference == "MedicationRequest/draft-1"
     assert finding.suggestions[1].schedule == "easl-cirrhosis"
     assert finding.values["basis"] == "no reason on the order; problem list has muscle cramp"
+
+
+def test_quinine_for_idiopathic_cramps_offers_only_removal():
+    """Baclofen's one-click order is EASL's cirrhosis regimen: not offered without cirrhosis."""
+    patient = facts(age=50, labs=all_labs(), conditions=CRAMPS)
+    [finding] = run(inp("order-select", patient, med("quinine")), RULE_ID)
+    assert [s.kind for s in finding.suggestions] == ["remove-order"]
+
+
+def test_quinine_for_cramps_with_an_abnormal_workup_offers_no_baclofen():
+    """A secondary cause (K 3.1) is treated first: no symptomatic drug offered."""
+    labs = all_labs(potassium=3.1)
+    patient = facts(age=50, labs=labs, conditions=(*CRAMPS, cond("cirrhosis")))
+    [finding] = run(inp("order-select", patient, med("quinine")), RULE_ID)
+    assert [s.kind for s in finding.suggestions] == ["remove-order"]
+
+
+def test_quinine_for_malaria_in_the_orders_own_words_is_silent():
+    order = med("quinine", has_reason=True, text=("malaria",))
+    assert run(inp("order-select", facts(conditions=CRAMPS), order), RULE_ID) == []
 
 
 def test_quinine_for_malaria_is_silent():

@@ -19,6 +19,7 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from cds_service.cards.readability import WORD_LIMIT, words_before_data
 from cds_service.cli import cli
 from cds_service.hooks import pipeline
 from cds_service.rules import CARD_SPECS, RULE_IDS
@@ -111,6 +112,9 @@ def test_scenario_over_http(
     scenario: Scenario, post_scenario: Callable[[Scenario], tuple[int, Any]]
 ) -> None:
     status, body = post_scenario(scenario)
+    for card in body.get("cards", []) if status == 200 else []:
+        words = words_before_data(card.get("detail"))
+        assert words <= WORD_LIMIT, f"{card['summary']!r}: {words} words before the data"
     result = judge(scenario, from_http(status, body))
     if result.verdict == "xfail":
         pytest.xfail(scenario.xfail or "")
