@@ -224,12 +224,12 @@ class DrugIndex:
         else:
             chosen = str_list(selector or [], f"{where}.atc")
             for code in chosen:
-                need(code in self.known_atc, f"{where}.atc", f"{code} is not in codes.json")
+                need(code in self.known_atc, f"{where}.atc", f"{code} is not in the code data")
         excluded = set(str_list(spec.get("atc_exclude", []), f"{where}.atc_exclude"))
         need(excluded <= set(listed), f"{where}.atc_exclude", "names codes not in the section")
         extra = str_list(spec.get("atc_extra", []), f"{where}.atc_extra")
         for code in extra:
-            need(code in self.known_atc, f"{where}.atc_extra", f"{code} is not in codes.json")
+            need(code in self.known_atc, f"{where}.atc_extra", f"{code} is not in the code data")
         final = [c for c in chosen if c not in excluded] + extra
         for code in final:
             _acc(self.atc, code.upper()).add(ref, None, product=False, ingredient=False)

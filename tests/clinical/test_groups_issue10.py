@@ -84,6 +84,7 @@ DRUGS: list[tuple[list[Any], str | None, str | None, set[str], set[str]]] = [
     ([], "triamcinolone acetonide 0.1% cream", None, set(), {"potassium_sparing"}),
     ([], "furosemide 40 mg", None, {"diuretic"}, {"potassium_sparing"}),
     # trimethoprim
+    ([(RXNORM, "198332", None)], None, None, {"trimethoprim"}, set()),  # trimethoprim 100 MG
     ([(RXNORM, "198335", None)], None, None, {"trimethoprim"}, set()),  # SMX/TMP 800/160
     ([], "Bactrim DS 800-160 mg", None, {"trimethoprim"}, set()),
     ([], "sulfamethoxazole-trimethoprim 800-160 mg tablet", None, {"trimethoprim"}, set()),
