@@ -1,8 +1,9 @@
 """Terminology: which group a drug, lab or problem code belongs to, as fast dict lookups.
 
 Loaded once at start-up from package data (`data/codes.json`, verified codes copied from the
-knowledge base, and `data/groups.yaml`, the hand-written group selections), validated on
-load, then only read. Adding a code is a data change, not a code change.
+knowledge base; `data/codes_added.json`, codes verified since, merged in; and
+`data/groups.yaml`, the hand-written group selections), validated on load, then only read.
+Adding a code is a data change, not a code change.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from cds_service.clinical.free_text import FreeTextReader
 from cds_service.clinical.strength import Strength, parse_strength
 from cds_service.clinical.terminology_coded import build_conditions, build_labs, icd_key
 from cds_service.clinical.terminology_drugs import DrugConcept, DrugIndex, GroupRef
+from cds_service.clinical.terminology_merge import merge_codes
 from cds_service.clinical.terminology_schema import TerminologyError, need
 from cds_service.clinical.text import PhraseIndex, words
 from cds_service.clinical.types import Analyte
@@ -29,7 +31,7 @@ from cds_service.clinical.types import Analyte
 # libyaml's parser when PyYAML was built with it (much faster); the same safe constructor.
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-__all__ = ["MedMatch", "Terminology", "TerminologyError", "get_terminology"]
+__all__ = ["MedMatch", "Terminology", "TerminologyError", "get_terminology", "read_data"]
 
 LOINC_SYSTEMS = frozenset({"http://loinc.org", "urn:oid:2.16.840.1.113883.6.1"})
 RXNORM_SYSTEMS = frozenset(
@@ -131,14 +133,7 @@ class Terminology:
     @classmethod
     def load(cls) -> Terminology:
         """Read and validate the package data. Raises TerminologyError with the reason."""
-        try:
-            codes = json.loads((_DATA / "codes.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise TerminologyError(f"terminology data unreadable: {exc}") from exc
-        groups = _read_yaml("groups.yaml")
-        if not isinstance(codes, dict):
-            raise TerminologyError("codes.json must hold a mapping")
-        return cls(codes, groups)
+        return cls(*read_data())
 
     # -- drugs ---------------------------------------------------------------------------
 
@@ -294,6 +289,18 @@ class Terminology:
             elif system in ICD10CM_SYSTEMS or system is None:
                 found |= self._icd.get(icd_key(code), frozenset())
         return frozenset(found)
+
+
+def read_data() -> tuple[dict[str, Any], dict[str, Any]]:
+    """The package data: codes.json merged with codes_added.json, and groups.yaml."""
+    try:
+        codes = json.loads((_DATA / "codes.json").read_text(encoding="utf-8"))
+        added = json.loads((_DATA / "codes_added.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise TerminologyError(f"terminology data unreadable: {exc}") from exc
+    if not isinstance(codes, dict):
+        raise TerminologyError("codes.json must hold a mapping")
+    return merge_codes(codes, added), _read_yaml("groups.yaml")
 
 
 def _names_slash(match: re.Match[str]) -> bool:

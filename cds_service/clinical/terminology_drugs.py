@@ -16,6 +16,7 @@ from cds_service.clinical.strength import Strength, parse_strength
 from cds_service.clinical.terminology_schema import (
     BRACKET,
     all_atc,
+    brand_products,
     brand_routes,
     code_of,
     entry_filter,
@@ -77,8 +78,12 @@ _REFORMULATED = re.compile(r"\s+Reformulated\b.*$", re.IGNORECASE)
 _DRUG_KEYS = frozenset({
     "from", "ingredients", "products", "brand_names", "atc", "atc_extra", "atc_exclude",
     "ingredient_routes", "extra_names", "exclude_names", "if_combination", "supersedes",
-    "text_all_words", "text_exclude_words",
+    "text_all_words", "text_exclude_words", "also",
 })  # fmt: skip
+# `also`: further sections a group selects from (a code is listed once in the data, e.g. the
+# losartan/hydrochlorothiazide products sit in the diuretics section only).
+_ALSO_KEYS = frozenset({"from", "ingredients", "products", "brand_names", "atc"})
+_BrandInfo = tuple[dict[str, set[str]], dict[str, list[str]]]  # brand -> SBD routes, SBD names
 
 
 class DrugIndex:
@@ -95,19 +100,20 @@ class DrugIndex:
         self.all_words: list[tuple[frozenset[str], str]] = []
         self.text_vetoes: dict[str, frozenset[str]] = {}
         self.strengths: dict[str, Strength] = {}
+        self._brands_seen: dict[int, _BrandInfo] = {}
 
     def add_group(self, gid: str, spec: object) -> None:
         where = f"drug_groups.{gid}"
         spec = mapping(spec, where)
         need(not set(spec) - _DRUG_KEYS, where, f"unknown keys {sorted(set(spec) - _DRUG_KEYS)}")
-        source = str(spec.get("from"))
-        section = mapping(self.sections.get(source), where, f"from: no rxnorm_groups.{source}")
         gated = _gate(gid, spec.get("ingredient_routes"), where)
-        plain = GroupRef(gid)
-        count = self._ingredients(section, spec, gated, where)
-        count += self._products(section, spec, plain, gated, where)
-        count += self._brands(section, spec, gated, where)
-        count += self._atc(section, spec, gated, where)
+        count = self._select(spec, gated, where)
+        for n, extra in enumerate(spec.get("also", [])):
+            here = f"{where}.also[{n}]"
+            extra = mapping(extra, here)
+            unknown = sorted(set(extra) - _ALSO_KEYS)
+            need(not unknown, here, f"unknown keys {unknown}")
+            count += self._select(extra, gated, here)
         need(count > 0, where, "selects no code")
         for name in str_list(spec.get("extra_names", []), f"{where}.extra_names"):
             self._name(name, gated, None, ingredient=False)
@@ -126,6 +132,15 @@ class DrugIndex:
         for required in spec.get("text_all_words", []):
             wanted = frozenset(w for n in str_list(required, where) for w in words(n))
             self.all_words.append((wanted, gid))
+
+    def _select(self, spec: dict[str, Any], gated: GroupRef, where: str) -> int:
+        """Codes and names one `from` section contributes; how many entries it selected."""
+        source = str(spec.get("from"))
+        section = mapping(self.sections.get(source), where, f"from: no rxnorm_groups.{source}")
+        count = self._ingredients(section, spec, gated, where)
+        count += self._products(section, spec, GroupRef(gated.group), gated, where)
+        count += self._brands(section, spec, gated, where)
+        return count + self._atc(section, spec, gated, where)
 
     def _ingredients(
         self, section: dict[str, Any], spec: dict[str, Any], ref: GroupRef, where: str
@@ -159,7 +174,7 @@ class DrugIndex:
             spec.get("products"),
             where,
             "products",
-            lambda e: flt(e, {e.get("route")}),
+            lambda e: flt(e, {e.get("route")}, [str(e.get("display") or "")]),
         )
         for entry in entries:
             code, route = code_of(entry, where), route_from_data(entry.get("route"))
@@ -178,14 +193,16 @@ class DrugIndex:
     def _brands(
         self, section: dict[str, Any], spec: dict[str, Any], ref: GroupRef, where: str
     ) -> int:
-        routes = brand_routes(section)
+        routes, names = self._brand_info(section)
         flt = entry_filter(spec.get("brand_names"), where, "brand_names")
         entries = select(
             section.get("brand_names", []),
             spec.get("brand_names"),
             where,
             "brand_names",
-            lambda e: flt(e, routes.get(str(e.get("display")), set())),
+            lambda e: flt(
+                e, routes.get(str(e.get("display")), set()), names.get(str(e.get("display")), [])
+            ),
         )
         for entry in entries:
             own_routes = routes.get(str(entry.get("display")), set())
@@ -196,6 +213,13 @@ class DrugIndex:
             self._name(entry.get("display"), ref, route, ingredient=False)
         return len(entries)
 
+    def _brand_info(self, section: dict[str, Any]) -> _BrandInfo:
+        """A section's brand routes and SBD names, worked out once per section."""
+        key = id(section)
+        if key not in self._brands_seen:
+            self._brands_seen[key] = (brand_routes(section), brand_products(section))
+        return self._brands_seen[key]
+
     def _atc(self, section: dict[str, Any], spec: dict[str, Any], ref: GroupRef, where: str) -> int:
         selector = spec.get("atc")
         listed = [code_of(e, where) for e in section.get("atc", [])]
@@ -204,12 +228,12 @@ class DrugIndex:
         else:
             chosen = str_list(selector or [], f"{where}.atc")
             for code in chosen:
-                need(code in self.known_atc, f"{where}.atc", f"{code} is not in codes.json")
+                need(code in self.known_atc, f"{where}.atc", f"{code} is not in the code data")
         excluded = set(str_list(spec.get("atc_exclude", []), f"{where}.atc_exclude"))
         need(excluded <= set(listed), f"{where}.atc_exclude", "names codes not in the section")
         extra = str_list(spec.get("atc_extra", []), f"{where}.atc_extra")
         for code in extra:
-            need(code in self.known_atc, f"{where}.atc_extra", f"{code} is not in codes.json")
+            need(code in self.known_atc, f"{where}.atc_extra", f"{code} is not in the code data")
         final = [c for c in chosen if c not in excluded] + extra
         for code in final:
             _acc(self.atc, code.upper()).add(ref, None, product=False, ingredient=False)

@@ -7,9 +7,12 @@ fires on.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from typing import Any
+
+from cds_service.clinical.text import words
 
 BRACKET = re.compile(r"\[([^\]]+)\]\s*$")
 
@@ -52,24 +55,49 @@ def str_list(value: object, where: str) -> list[str]:
     return [item.strip() for item in value]
 
 
-Filter = Callable[[dict[str, Any], set[Any]], bool]
+Filter = Callable[[dict[str, Any], set[Any], list[str]], bool]
+_SELECTOR_KEYS = frozenset({"kind", "routes", "codes", "exclude", "with_ingredient"})
 
 
 def entry_filter(selector: object, where: str, field_name: str) -> Filter:
-    """A predicate on (entry, its routes) from {kind, routes} (codes are checked by _select)."""
+    """A predicate on (entry, its routes, its RxNorm product names) from {kind, routes,
+    with_ingredient} (codes are checked by `select`). A product's names are its own display;
+    a brand's are those of its SBDs "... [Brand]"."""
     if not isinstance(selector, dict):
-        return lambda entry, routes: True
+        return lambda entry, routes, names: True
+    here = f"{where}.{field_name}"
+    unknown = sorted(set(selector) - _SELECTOR_KEYS)
+    need(not unknown, here, f"unknown keys {unknown}")
     kind = selector.get("kind", "any")
-    need(kind in ("any", "single", "multi"), f"{where}.{field_name}", f"bad kind {kind!r}")
+    need(kind in ("any", "single", "multi"), here, f"bad kind {kind!r}")
     wanted = set(str_list(selector["routes"], where)) if "routes" in selector else None
+    ingredients = (
+        [f" {' '.join(words(n))} " for n in str_list(selector["with_ingredient"], here)]
+        if "with_ingredient" in selector
+        else None
+    )
 
-    def accept(entry: dict[str, Any], routes: set[Any]) -> bool:
+    def accept(entry: dict[str, Any], routes: set[Any], names: list[str]) -> bool:
         single = not entry.get("multi_ingredient") or bool(entry.get("potassium_salts_only"))
         if kind != "any" and single != (kind == "single"):
+            return False
+        if ingredients is not None and not any(_names_any(n, ingredients) for n in names):
             return False
         return wanted is None or (bool(routes) and routes <= wanted)
 
     return accept
+
+
+def _names_any(name: str, phrases: list[str]) -> bool:
+    """Whether a product name contains one of the phrases (" losartan ") as whole words:
+    "hydrochlorothiazide 12.5 MG / losartan potassium 50 MG Oral Tablet" does."""
+    padded = _padded_words(name)
+    return any(phrase in padded for phrase in phrases)
+
+
+@functools.lru_cache(maxsize=8192)  # start-up only: several groups read the same sections
+def _padded_words(name: str) -> str:
+    return f" {' '.join(words(name))} "
 
 
 def select(
@@ -82,17 +110,25 @@ def select(
     """The entries of a codes.json list a selector picks (none when the selector is absent)."""
     if selector is None:
         return []
-    items = [e for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
+    # Entries with a null code are UNVERIFIED placeholders, kept in the data to say so: skipped
+    # entirely (neither their code nor their name is used).
+    items = (
+        [e for e in entries if isinstance(e, dict) and e.get("code") is not None]
+        if isinstance(entries, list)
+        else []
+    )
     here = f"{where}.{field_name}"
     need(selector == "all" or isinstance(selector, dict), here, "must be 'all' or a mapping")
     codes = selector.get("codes") if isinstance(selector, dict) else None
-    if codes is None:
+    excluded = str_list(selector.get("exclude", []), here) if isinstance(selector, dict) else []
+    if codes is None and not excluded:
         return [e for e in items if accept(e)]
-    wanted = str_list(codes, here)
     by_code = {code_of(e, here): e for e in items}
-    missing = [c for c in wanted if c not in by_code]
-    need(not missing, here, f"codes not in codes.json: {missing}")
-    return [by_code[c] for c in wanted if accept(by_code[c])]
+    listed = None if codes is None else str_list(codes, here)
+    missing = [c for c in [*(listed or []), *excluded] if c not in by_code]
+    need(not missing, here, f"codes not in the code data: {missing}")
+    chosen = items if listed is None else [by_code[c] for c in listed]
+    return [e for e in chosen if e["code"].strip() not in excluded and accept(e)]
 
 
 def brand_routes(section: dict[str, Any]) -> dict[str, set[str]]:
@@ -104,6 +140,18 @@ def brand_routes(section: dict[str, Any]) -> dict[str, set[str]]:
             if match and isinstance(product.get("route"), str):
                 routes.setdefault(match.group(1), set()).add(product["route"])
     return routes
+
+
+def brand_products(section: dict[str, Any]) -> dict[str, list[str]]:
+    """Brand name -> the names of the section's SBDs "... [Brand]"."""
+    names: dict[str, list[str]] = {}
+    for product in section.get("products", []):
+        if isinstance(product, dict):
+            display = str(product.get("display") or "")
+            match = BRACKET.search(display)
+            if match:
+                names.setdefault(match.group(1), []).append(display)
+    return names
 
 
 def all_atc(codes: dict[str, Any]) -> set[str]:

@@ -48,14 +48,45 @@ DRUG_CASES = [
     ([(RXNORM, "93204", None)], None, None, {"magnesium_supplement"}, "rxnorm:93204"),  # Mag-Ox
     ([(ATC, "A12CC10", None)], None, None, {"magnesium_supplement"}, "atc:A12CC10"),
     ([(ATC, "A12CC99", None)], None, None, {"magnesium_supplement"}, "atc:A12CC99"),  # prefix
-    ([(RXNORM, "2390767", None)], None, None, {"magnesium_containing"}, "rxnorm:2390767"),
-    ([(RXNORM, "25655", None)], None, None, {"magnesium_containing"}, "rxnorm:25655"),  # Gaviscon
+    # Suprep bowel prep kit and Gaviscon: magnesium load, and a laxative / an antacid.
+    (
+        [(RXNORM, "2390767", None)],
+        None,
+        None,
+        {"magnesium_containing", "magnesium_laxative_antacid"},
+        "rxnorm:2390767",
+    ),
+    (
+        [(RXNORM, "25655", None)],
+        None,
+        None,
+        {"magnesium_containing", "magnesium_laxative_antacid"},
+        "rxnorm:25655",
+    ),
     ([], "Magnesium Oxide 400 MG Oral Tablet", None, {"magnesium_supplement"}, None),
-    ([], "Milk of Magnesia 400 mg/5 mL", None, {"magnesium_supplement"}, None),
-    ([], "Maalox Plus suspension", None, {"magnesium_containing"}, None),
-    ([], "calcium carbonate / magnesium hydroxide chewable", None, {"magnesium_containing"}, None),
+    (
+        [],
+        "Milk of Magnesia 400 mg/5 mL",
+        None,
+        {"magnesium_supplement", "magnesium_laxative_antacid"},
+        None,
+    ),
+    ([], "Maalox Plus suspension", None, {"magnesium_containing", "magnesium_laxative_antacid"}, None),
+    (
+        [],
+        "calcium carbonate / magnesium hydroxide chewable",
+        None,
+        {"magnesium_containing", "magnesium_laxative_antacid"},
+        None,
+    ),
     ([], "Magnesium sulfate 2 g in dextrose 5%", None, {"magnesium_containing"}, None),
-    ([], "magnesium sulfate 500 MG/ML Injection", None, {"magnesium_supplement"}, None),
+    (
+        [],
+        "magnesium sulfate 500 MG/ML Injection",
+        None,
+        {"magnesium_supplement", "magnesium_sulfate_parenteral"},
+        None,
+    ),
     (
         [],
         "magnesium oxide/potassium chloride",
@@ -65,7 +96,13 @@ DRUG_CASES = [
     ),  # noqa: E501
     ([], "esomeprazole magnesium 40 mg", None, set(), None),
     ([(RXNORM, "628953", None)], None, None, {"potassium_supplement"}, "rxnorm:628953"),
-    ([(RXNORM, "2205512", None)], None, None, {"potassium_supplement"}, None),  # K salts only
+    (
+        [(RXNORM, "2205512", None)],  # potassium phosphates injection: K salts only
+        None,
+        None,
+        {"potassium_supplement", "potassium_phosphate"},
+        None,
+    ),
     ([(RXNORM, "8588", None)], None, None, {"potassium_supplement"}, "rxnorm:8588"),
     (
         [(RXNORM, "800808", None)],
@@ -77,9 +114,16 @@ DRUG_CASES = [
     ([(ATC, "A12BA51", None)], None, None, {"potassium_containing"}, "atc:A12BA51"),
     ([(ATC, "A12BA01", None)], None, None, {"potassium_supplement"}, "atc:A12BA01"),
     ([], "Klor-Con M20 tablet", None, {"potassium_supplement"}, "text:Klor-Con"),
-    ([], "K-Phos Neutral tablet", None, {"potassium_containing"}, "text:K-Phos Neutral"),
+    (
+        [],
+        "K-Phos Neutral tablet",
+        None,
+        {"potassium_containing", "potassium_phosphate"},
+        "text:K-Phos Neutral",
+    ),
     ([], "Potassium chloride 20 mEq in sodium chloride 0.9%", None, {"potassium_containing"}, None),
-    ([], "losartan potassium 50 mg", None, set(), None),
+    # An ARB, never a potassium supplement (the whole name "losartan potassium" wins).
+    ([], "losartan potassium 50 mg", None, {"angiotensin_receptor_blocker"}, None),
     ([], "amoxicillin / clavulanate potassium", None, set(), None),
     ([(RXNORM, "197322", None)], None, None, {"benzodiazepine"}, "rxnorm:197322"),
     (
@@ -244,4 +288,4 @@ def test_the_slash_pattern_starts_only_where_a_word_starts(terminology: Terminol
     assert "quinine" in terminology.medication_groups([], long_word).groups
     text = "x" * 20_000 + " calcium carbonate / magnesium hydroxide chewable"
     combo = terminology.medication_groups([], text)
-    assert combo.groups == {"magnesium_containing"}
+    assert combo.groups == {"magnesium_containing", "magnesium_laxative_antacid"}

@@ -5,14 +5,20 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import re
 from importlib import resources
 from typing import Any
 
 import pytest
-import yaml
 
-from cds_service.clinical.terminology import Terminology, TerminologyError, get_terminology
-from tests.clinical.conftest import ICD10CM, LOINC, SNOMED
+from cds_service.clinical.terminology import (
+    Terminology,
+    TerminologyError,
+    get_terminology,
+    read_data,
+)
+from cds_service.clinical.terminology_merge import merge_codes
+from tests.clinical.conftest import ICD10CM, LOINC, RXNORM, SNOMED
 
 DRUG_GROUPS = {
     "cyclobenzaprine",
@@ -29,6 +35,17 @@ DRUG_GROUPS = {
     "benzodiazepine_nonoral_seizure_route",
     "diuretic",
     "other_muscle_relaxant",
+    # issue 10 (codes_added.json and new selections)
+    "statin",
+    "ace_inhibitor",
+    "angiotensin_receptor_blocker",
+    "potassium_sparing",
+    "trimethoprim",
+    "magnesium_sulfate_parenteral",
+    "magnesium_laxative_antacid",
+    "potassium_citrate",
+    "potassium_phosphate",
+    "midazolam_injection",
 }
 CONDITION_GROUPS = {
     "muscle_cramp",
@@ -51,14 +68,23 @@ CONDITION_GROUPS = {
     "radiculopathy",
     "low_back_pain_or_spasm",
     "juvenile_idiopathic_arthritis",
+    # issue 10 (codes_added.json)
+    "pregnancy",
+    "pre_eclampsia_eclampsia",
+    "torsades_de_pointes",
+    "asthma",
+    "kidney_stones",
+    "hypophosphatemia",
+    "palliative_or_hospice_care",
+    "hyperkalemia",
+    "hypermagnesemia",
+    "constipation",
+    "drug_induced_myopathy_or_rhabdomyolysis",
 }
 
 
 def _data() -> tuple[dict[str, Any], dict[str, Any]]:
-    base = resources.files("cds_service.clinical") / "data"
-    codes = json.loads((base / "codes.json").read_text(encoding="utf-8"))
-    groups = yaml.safe_load((base / "groups.yaml").read_text(encoding="utf-8"))
-    return codes, groups
+    return read_data()  # codes.json merged with codes_added.json, and groups.yaml
 
 
 # -- loading and validation ------------------------------------------------------------------
@@ -76,6 +102,15 @@ def test_codes_json_is_the_verified_knowledge_base_unchanged() -> None:
     readme = (base / "README.md").read_text(encoding="utf-8")
     assert digest in readme, "README.md must record the hash of the copied codes.json"
     assert "2026-11-25" in readme
+
+
+def test_codes_added_json_is_the_one_the_readme_describes() -> None:
+    base = resources.files("cds_service.clinical") / "data"
+    raw = (base / "codes_added.json").read_bytes()
+    readme = (base / "README.md").read_text(encoding="utf-8")
+    assert hashlib.sha256(raw).hexdigest() in readme, "README.md must record its hash"
+    meta = json.loads(raw)["meta"]
+    assert meta["date"] in readme
 
 
 @pytest.mark.parametrize(
@@ -205,7 +240,8 @@ def test_ckd_epi_2021_is_the_preferred_egfr(terminology: Terminology) -> None:
         (ICD10CM, "B54", {"malaria"}, set()),
         (ICD10CM, "B60.0", {"babesiosis"}, set()),
         (SNOMED, "49436004", {"cardiac_arrhythmia"}, set()),
-        (ICD10CM, "I47.21", set(), {"cardiac_arrhythmia"}),  # torsades: an adverse effect
+        # torsades: an adverse effect, not a quinidine indication; an IV magnesium indication
+        (ICD10CM, "I47.21", {"torsades_de_pointes"}, {"cardiac_arrhythmia"}),
         (ICD10CM, "F48.2", {"pseudobulbar_affect"}, set()),
         (ICD10CM, "E03.9", {"hypothyroidism"}, set()),
         (ICD10CM, "M54.16", {"radiculopathy"}, set()),
@@ -237,3 +273,130 @@ def test_benzodiazepine_exceptions_carry_which_exception(terminology: Terminolog
     assert "benzodiazepine_beers_exception:alcohol_withdrawal" in (
         terminology.condition_groups([(SNOMED, "191480000", None)])
     )
+
+
+# -- codes_added.json: merged at start-up, never a code twice --------------------------------
+
+
+def _base_and_added() -> tuple[dict[str, Any], dict[str, Any]]:
+    base = resources.files("cds_service.clinical") / "data"
+    codes = json.loads((base / "codes.json").read_text(encoding="utf-8"))
+    added = json.loads((base / "codes_added.json").read_text(encoding="utf-8"))
+    return codes, added
+
+
+def test_codes_added_sections_are_merged_next_to_the_knowledge_base() -> None:
+    codes, added = _base_and_added()
+    merged = merge_codes(codes, added)
+    assert set(merged["rxnorm_groups"]) == set(codes["rxnorm_groups"]) | set(added["rxnorm_groups"])
+    assert set(merged["conditions"]) == set(codes["conditions"]) | set(added["conditions"])
+    assert merged["meta"] == codes["meta"]  # codes_added.json keeps its own meta
+
+
+def _rx(code: str) -> dict[str, Any]:
+    return {"system": RXNORM, "code": code, "display": "x", "tty": "IN", "verified_by": ["t"]}
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        # a section both files define
+        (lambda a: a["rxnorm_groups"].update(diuretics={"ingredients": []}), "already in codes.json"),
+        # spironolactone is in codes.json diuretics: it may not be defined again
+        (lambda a: a["rxnorm_groups"]["statins"]["ingredients"].append(_rx("9997")), "diuretics"),
+        # the same code in two sections of codes_added.json
+        (
+            lambda a: a["rxnorm_groups"]["trimethoprim"]["ingredients"].append(_rx("36567")),
+            "codes_added.json rxnorm_groups.statins",
+        ),
+        # ICD-10-CM codes compare without the dot: Z331 is Z33.1
+        (
+            lambda a: a["conditions"]["asthma"].append(
+                {"system": ICD10CM, "code": "Z331", "display": "x", "verified_by": ["t"]}
+            ),
+            "pregnancy",
+        ),
+        (lambda a: a["conditions"]["hyperkalemia"].append(
+            {"system": ICD10CM, "code": "E87.6", "display": "x", "verified_by": ["t"]}
+        ), "electrolyte_disorders"),
+        (lambda a: a.pop("meta"), "meta"),
+        (lambda a: a["meta"].pop("sources"), "meta"),
+        (lambda a: a.update(loinc={}), "cannot add"),
+        (lambda a: a.update(conditions=[]), "must be a mapping"),
+    ],
+)
+def test_codes_added_may_not_define_a_section_or_code_twice(mutate: Any, message: str) -> None:
+    codes, added = _base_and_added()
+    mutate(added)
+    with pytest.raises(TerminologyError, match=message):
+        merge_codes(codes, added)
+
+
+def test_unverified_entries_are_skipped_by_code_and_by_name() -> None:
+    codes, groups = _data()
+    brands = codes["rxnorm_groups"]["statins"]["brand_names"]
+    assert any(b["code"] is None and b["display"] == "Lipitor" for b in brands)
+    groups["drug_groups"]["statin"].pop("extra_names")  # Lipitor is there as a plain name too
+    terminology = Terminology(codes, groups)
+    assert "statin" not in terminology.medication_groups([], "Lipitor 20 mg").groups
+    assert "statin" in terminology.medication_groups([], "atorvastatin 20 mg").groups
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda g: g["drug_groups"]["statin"].update(products={"colour": "red"}), "unknown keys"),
+        (
+            lambda g: g["drug_groups"]["ace_inhibitor"]["also"][0].update(brand="x"),
+            r"also\[0\]: unknown keys",
+        ),
+        (
+            lambda g: g["drug_groups"]["potassium_citrate"]["products"].update(exclude=["1"]),
+            r"\['1'\]",
+        ),
+        (
+            lambda g: g["drug_groups"]["ace_inhibitor"]["also"][0].update({"from": "nope"}),
+            "rxnorm_groups.nope",
+        ),
+        (
+            lambda g: g["drug_groups"]["trimethoprim"].update(
+                products={"with_ingredient": ["aspirin"]}, brand_names=None, atc=[],
+                ingredients=None, extra_names=[]
+            ),
+            "selects no code",
+        ),
+    ],
+)
+def test_new_selectors_are_checked_too(mutate: Any, message: str) -> None:
+    codes, groups = copy.deepcopy(_data())
+    mutate(groups)
+    with pytest.raises(TerminologyError, match=message):
+        Terminology(codes, groups)
+
+
+def test_every_added_code_carries_its_provenance() -> None:
+    _codes, added = _base_and_added()
+    assert added["meta"]["date"] and added["meta"]["sources"]
+    entries: list[dict[str, Any]] = [
+        e
+        for section in added["rxnorm_groups"].values()
+        for key in ("ingredients", "products", "brand_names", "atc", "snomed_substance")
+        for e in section[key]
+    ]
+    entries += [e for section in added["conditions"].values() for e in section if "code" in e]
+    assert len(entries) > 2500
+    for entry in entries:
+        if entry["code"] is None:
+            assert entry["status"].startswith("UNVERIFIED"), entry
+        else:
+            assert entry.get("verified_by") or entry.get("source"), entry
+            assert isinstance(entry["code"], str) and entry["code"] == entry["code"].strip()
+    products = [p for s in added["rxnorm_groups"].values() for p in s["products"]]
+    for product in products:
+        assert product["tty"] in {"SCD", "SBD", "GPCK", "BPCK"}
+        assert product["route"] in {"oral", "injection", "other"}
+        assert isinstance(product["multi_ingredient"], bool)
+        assert product["multi_ingredient"] == (" / " in product["display"])
+    icd = [e for s in added["conditions"].values() for e in s if e.get("system") == ICD10CM]
+    assert all(e["verified_by"][0] == "ICD-10-CM 2026" for e in icd)
+    assert all(re.fullmatch(r"[A-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?", e["code"]) for e in icd)
