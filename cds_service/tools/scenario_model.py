@@ -159,6 +159,10 @@ class CardExpect(_Model):
     summary_contains: str | None = None
     detail_contains: str | None = None
     suggestions: bool | None = None
+    # true: the card offers a one-click drug order (a suggestion creating a MedicationRequest);
+    # false: it offers none (text may still mention the drug).
+    offers_drug: bool | None = None
+    offers_removal: bool | None = None  # a suggestion deleting the draft order
 
     @model_validator(mode="after")
     def _known(self) -> CardExpect:
@@ -188,6 +192,7 @@ class Expect(_Model):
     cards: list[CardExpect] = Field(default_factory=list)
     absent: list[str] = Field(default_factory=list)  # rule ids or card keys
     exact: bool = False  # no card beyond those listed
+    no_drug_offer: bool = False  # no card in the answer offers a one-click drug order
 
     @field_validator("absent")
     @classmethod

@@ -1,5 +1,6 @@
-"""The scenario shorthand's newer keys build real FHIR that the service reads as intended:
-`clinician:` text, a lab's `ref_low`/`ref_high` (referenceRange), an order's `note` and `route`."""
+"""The scenario format's newer keys: `clinician:` text, a lab's `ref_low`/`ref_high`
+(referenceRange) and an order's `note` and `route` build real FHIR that the service reads as
+intended; `offers_drug` / `offers_removal` / `no_drug_offer` judge what a card offers."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from cds_service.clinical.medications import read_medication
 from cds_service.clinical.observation import LabResult, read_results
 from cds_service.clinical.terminology import get_terminology
 from cds_service.tools import shorthand
-from cds_service.tools.scenario_model import LabShort, OrderShort, Scenario
+from cds_service.tools.expectations import compare
+from cds_service.tools.outcome import Observed, SeenCard, offers
+from cds_service.tools.scenario_model import CardExpect, Expect, LabShort, OrderShort, Scenario
 
 AS_OF = dt.date(2026, 12, 4)
 BASE: dict[str, Any] = {
@@ -125,3 +128,43 @@ def test_take_refuses_a_route_or_note() -> None:
         OrderShort(take="MedicationRequest/med-1", route="oral")
     with pytest.raises(ValidationError, match="take"):
         OrderShort(take="MedicationRequest/med-1", note="renewal")
+
+
+def _seen(drugs: int, removals: int) -> SeenCard:
+    return SeenCard("quinine-for-cramps", "quinine-for-cramps", "warning", "s", "d",
+                    suggestions=drugs + removals, drug_offers=drugs, removals=removals)  # fmt: skip
+
+
+def test_offers_counts_drug_orders_and_removals_in_card_json() -> None:
+    replace = {"label": "Replace", "actions": [
+        {"type": "delete", "description": "x", "resourceId": "MedicationRequest/d1"},
+        {"type": "create", "description": "y", "resource": {"resourceType": "MedicationRequest"}},
+    ]}  # fmt: skip
+    labs = {"label": "Order labs", "actions": [
+        {"type": "create", "description": "z", "resource": {"resourceType": "ServiceRequest"}},
+    ]}  # fmt: skip
+    assert offers([replace, labs]) == (1, 1)
+    assert offers([labs]) == (0, 0)
+    assert offers(None) == (0, 0) and offers([{"actions": "junk"}, "junk"]) == (0, 0)
+
+
+@pytest.mark.parametrize(
+    ("want", "seen", "ok"),
+    [
+        ({"offers_drug": False}, _seen(0, 1), True),
+        ({"offers_drug": False}, _seen(1, 1), False),
+        ({"offers_drug": True}, _seen(1, 0), True),
+        ({"offers_removal": True}, _seen(0, 1), True),
+        ({"offers_removal": True}, _seen(1, 0), False),
+    ],
+)
+def test_card_offer_expectations(want: dict[str, bool], seen: SeenCard, ok: bool) -> None:
+    expect = Expect(cards=[CardExpect(card="quinine-for-cramps", **want)])
+    assert (compare(expect, Observed(200, (seen,))) == []) is ok
+
+
+def test_no_drug_offer_anywhere_in_the_answer() -> None:
+    expect = Expect(no_drug_offer=True)
+    assert compare(expect, Observed(200, (_seen(0, 1),))) == []
+    (reason,) = compare(expect, Observed(200, (_seen(0, 1), _seen(1, 0))))
+    assert reason.startswith("offers a one-click drug order")
