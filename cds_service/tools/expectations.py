@@ -66,6 +66,8 @@ def compare(expect: Expect, observed: Observed) -> list[str]:
         fired = [c for c in seen if name in (c.rule_id, c.card_key)]
         if fired:
             reasons.append(f"must not fire: {name}; got {_seen_text(fired)}")
+    if expect.max_cards is not None and len(seen) > expect.max_cards:
+        reasons.append(f"{len(seen)} cards, at most {expect.max_cards}: {_seen_text(seen)}")
     if expect.no_drug_offer:
         offering = [c for c in seen if c.drug_offers]
         if offering:

@@ -193,6 +193,7 @@ class Expect(_Model):
     absent: list[str] = Field(default_factory=list)  # rule ids or card keys
     exact: bool = False  # no card beyond those listed
     no_drug_offer: bool = False  # no card in the answer offers a one-click drug order
+    max_cards: int | None = Field(None, ge=0)  # the alert budget: at most this many cards
 
     @field_validator("absent")
     @classmethod

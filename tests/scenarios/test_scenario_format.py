@@ -168,3 +168,10 @@ def test_no_drug_offer_anywhere_in_the_answer() -> None:
     assert compare(expect, Observed(200, (_seen(0, 1),))) == []
     (reason,) = compare(expect, Observed(200, (_seen(0, 1), _seen(1, 0))))
     assert reason.startswith("offers a one-click drug order")
+
+
+def test_max_cards_is_the_alert_budget() -> None:
+    three = (_seen(0, 0),) * 3
+    assert compare(Expect(max_cards=3), Observed(200, three)) == []
+    (reason,) = compare(Expect(max_cards=2), Observed(200, three))
+    assert reason.startswith("3 cards, at most 2")
