@@ -89,9 +89,32 @@ def load_scenarios(paths: Iterable[Path]) -> tuple[list[Scenario], list[LoadErro
     return scenarios, errors
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """safe_load that refuses a key given twice in one mapping: YAML would keep the last one
+    silently, so a second `expect:` or `exact:` could quietly replace the first."""
+
+
+def _unique_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[object, object]:
+    seen: set[object] = set()
+    for key_node, _value in node.value:
+        key = loader.construct_object(key_node)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"key {key!r} given twice", key_node.start_mark
+            )
+        seen.add(key)
+    return loader.construct_mapping(node)
+
+
+_UniqueKeyLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+    _unique_mapping,
+)
+
+
 def load_file(file: Path) -> list[Scenario]:
     """Every scenario in one file; raises ValueError naming the scenario and field at fault."""
-    data = yaml.safe_load(file.read_text(encoding="utf-8"))
+    data = yaml.load(file.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
     if not isinstance(data, list):
         raise ValueError("a scenario file is a YAML list of scenarios")
     out = []
