@@ -179,7 +179,6 @@ SPIRONOLACTONE: Drug = ("313096", "spironolactone 25 MG Oral Tablet")
 METFORMIN: Drug = ("861007", "metformin hydrochloride 500 MG Oral Tablet")
 LEVOTHYROXINE: Drug = ("966222", "levothyroxine sodium 0.075 MG Oral Tablet")
 OMEPRAZOLE: Drug = ("7646", "omeprazole")
-ASPIRIN: Drug = ("1191", "aspirin")
 GABAPENTIN: Drug = ("310431", "gabapentin 300 MG Oral Capsule")
 TMP_SMX: Drug = ("198335", "sulfamethoxazole 800 MG / trimethoprim 160 MG Oral Tablet")
 MAGNESIUM_OXIDE: Drug = ("198741", "magnesium oxide 400 MG Oral Tablet")
@@ -200,6 +199,7 @@ QUININE: Drug = ("997010", "quinine sulfate 324 MG Oral Capsule")
 OTHER_DRUGS: tuple[tuple[str, str, float], ...] = (
     ("6918", "metoprolol succinate 50 mg extended-release tablet", 0.22),
     ("161", "acetaminophen 500 mg tablet", 0.25),
+    ("1191", "aspirin 81 mg enteric-coated tablet", 0.3),
     ("2418", "cholecalciferol 1000 unit capsule", 0.2),
     ("36437", "sertraline 50 mg tablet", 0.1),
     ("77492", "tamsulosin 0.4 mg capsule", 0.1),
@@ -250,12 +250,11 @@ def _kidney_conditions(rng: random.Random, p: _Patient) -> None:
                                         "snomed|433144002"]))  # fmt: skip
 
 
-def _order(drug: Drug, rng: random.Random, reason: str | None = None) -> OrderShort:
-    code, display = drug
-    text = None if code not in ("7646", "1191") else f"{display} (as listed)"
-    reason_text = reason if reason and not reason[0].isupper() else None
-    return OrderShort(rxnorm=code, display=display, text=text, reason_text=reason_text,
-                      reason=reason if reason and reason[0].isupper() else None)  # fmt: skip
+def _order(drug: Drug, reason: str | None = None) -> OrderShort:
+    """An active order; `reason` is a code (R25.2) or, in lower case, the prescriber's text."""
+    coded = reason is not None and reason[:1].isupper()
+    return OrderShort(rxnorm=drug[0], display=drug[1], reason=reason if coded else None,
+                      reason_text=None if coded else reason)  # fmt: skip
 
 
 def _drugs(rng: random.Random, p: _Patient) -> None:
@@ -266,7 +265,7 @@ def _drugs(rng: random.Random, p: _Patient) -> None:
 
     def maybe(chance: float, drug: Drug, reason: str | None = None) -> bool:
         if rng.random() < chance:
-            p.drugs.append(_order(drug, rng, reason))
+            p.drugs.append(_order(drug, reason))
             return True
         return False
 
@@ -281,7 +280,6 @@ def _drugs(rng: random.Random, p: _Patient) -> None:
     if "E03.9" in p.conditions:
         maybe(0.9, LEVOTHYROXINE)
     maybe(0.2 * scale, OMEPRAZOLE)
-    maybe(0.3 * scale, ASPIRIN)
     maybe(0.08 * scale, GABAPENTIN)
     maybe(0.02 * scale, TMP_SMX)
     maybe(0.06 * scale + (0.25 if cramps and adult else 0), MAGNESIUM_OXIDE,

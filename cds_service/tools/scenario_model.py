@@ -84,11 +84,7 @@ class LabShort(_Model):
 
     @model_validator(mode="after")
     def _range(self) -> LabShort:
-        if (
-            self.ref_low is not None
-            and self.ref_high is not None
-            and self.ref_low > self.ref_high
-        ):
+        if self.ref_low is not None and self.ref_high is not None and self.ref_low > self.ref_high:
             raise ValueError("ref_low is above ref_high")
         return self
 
