@@ -19,6 +19,10 @@ def card_matches(want: CardExpect, seen: SeenCard) -> bool:
         return False
     if want.detail_contains and want.detail_contains.lower() not in seen.detail.lower():
         return False
+    if want.offers_drug is not None and want.offers_drug != (seen.drug_offers > 0):
+        return False
+    if want.offers_removal is not None and want.offers_removal != (seen.removals > 0):
+        return False
     return want.suggestions is None or want.suggestions == (seen.suggestions > 0)
 
 
@@ -62,6 +66,12 @@ def compare(expect: Expect, observed: Observed) -> list[str]:
         fired = [c for c in seen if name in (c.rule_id, c.card_key)]
         if fired:
             reasons.append(f"must not fire: {name}; got {_seen_text(fired)}")
+    if expect.max_cards is not None and len(seen) > expect.max_cards:
+        reasons.append(f"{len(seen)} cards, at most {expect.max_cards}: {_seen_text(seen)}")
+    if expect.no_drug_offer:
+        offering = [c for c in seen if c.drug_offers]
+        if offering:
+            reasons.append(f"offers a one-click drug order: {_seen_text(offering)}")
     if expect.exact:
         used = {s for s in assigned if s is not None}
         extra = [c for i, c in enumerate(seen) if i not in used]
@@ -79,4 +89,8 @@ def _describe(want: CardExpect) -> str:
         extras.append(f"detail~{want.detail_contains!r}")
     if want.suggestions is not None:
         extras.append("with suggestions" if want.suggestions else "without suggestions")
+    if want.offers_drug is not None:
+        extras.append("offering a drug order" if want.offers_drug else "no drug order offered")
+    if want.offers_removal is not None:
+        extras.append("offering removal" if want.offers_removal else "no removal offered")
     return text + (f" [{', '.join(extras)}]" if extras else "")

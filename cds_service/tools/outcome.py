@@ -59,6 +59,8 @@ class SeenCard:
     summary: str
     detail: str
     suggestions: int
+    drug_offers: int = 0  # suggestions that create a MedicationRequest (a one-click drug order)
+    removals: int = 0  # suggestions that delete a draft order
 
     def label(self) -> str:
         return f"{self.card_key or self.rule_id or '?'} ({self.indicator})"
@@ -72,18 +74,40 @@ class Observed:
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 
+def offers(suggestions: object) -> tuple[int, int]:
+    """(drug orders, removals) among a card's suggestions (CDS Hooks JSON): how many create a
+    MedicationRequest, how many delete an order."""
+    drugs = removals = 0
+    for suggestion in suggestions if isinstance(suggestions, list) else []:
+        actions = suggestion.get("actions") if isinstance(suggestion, dict) else None
+        kinds = [
+            (a.get("type"), (a.get("resource") or {}).get("resourceType"))
+            for a in (actions if isinstance(actions, list) else [])
+            if isinstance(a, dict)
+        ]
+        drugs += any(k == ("create", "MedicationRequest") for k in kinds)
+        removals += any(kind == "delete" for kind, _ in kinds)
+    return drugs, removals
+
+
 def from_rendered(rendered: Sequence[RenderedCard]) -> tuple[SeenCard, ...]:
-    return tuple(
-        SeenCard(
-            rule_id=r.rule_id,
-            card_key=r.finding.card_key,
-            indicator=r.card.indicator,
-            summary=r.card.summary,
-            detail=r.card.detail or "",
-            suggestions=len(r.card.suggestions or []),
+    out = []
+    for r in rendered:
+        suggestions = [s.model_dump() for s in r.card.suggestions or []]
+        drugs, removals = offers(suggestions)
+        out.append(
+            SeenCard(
+                rule_id=r.rule_id,
+                card_key=r.finding.card_key,
+                indicator=r.card.indicator,
+                summary=r.card.summary,
+                detail=r.card.detail or "",
+                suggestions=len(suggestions),
+                drug_offers=drugs,
+                removals=removals,
+            )
         )
-        for r in rendered
-    )
+    return tuple(out)
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +171,7 @@ def from_http(status: int, body: Any) -> Observed:
     cards = []
     for card in body.get("cards", []) if isinstance(body, dict) else []:
         key = card_key_of(card)
+        drugs, removals = offers(card.get("suggestions"))
         cards.append(
             SeenCard(
                 rule_id=CARD_SPECS[key].rule_id if key else None,
@@ -155,6 +180,8 @@ def from_http(status: int, body: Any) -> Observed:
                 summary=str(card.get("summary", "")),
                 detail=str(card.get("detail", "")),
                 suggestions=len(card.get("suggestions") or []),
+                drug_offers=drugs,
+                removals=removals,
             )
         )
     return Observed(200, tuple(cards))

@@ -63,7 +63,8 @@ class LabShort(_Model):
 
     `ucum: false` drops the UCUM system and code (only `unit` text, as in Bundle-ghp);
     a string gives a UCUM code differing from the unit text. `date: null` with
-    `undated: true` leaves effective[x] out.
+    `undated: true` leaves effective[x] out. `ref_low` / `ref_high` give the result's
+    referenceRange, in the lab's own unit (as a US lab prints "1.6-2.6 mg/dL").
     """
 
     code: str
@@ -75,9 +76,17 @@ class LabShort(_Model):
     undated: bool = False
     ucum: bool | str = True
     comparator: Literal["<", "<=", ">=", ">"] | None = None
-    interpretation: Literal["L", "LL", "N", "H", "HH"] | None = None
+    interpretation: Literal["L", "LL", "LU", "N", "H", "HH", "HU", "A", "AA"] | None = None
+    ref_low: float | None = None
+    ref_high: float | None = None
     status: str = "final"
     id: str | None = None
+
+    @model_validator(mode="after")
+    def _range(self) -> LabShort:
+        if self.ref_low is not None and self.ref_high is not None and self.ref_low > self.ref_high:
+            raise ValueError("ref_low is above ref_high")
+        return self
 
 
 class ConditionShort(_Model):
@@ -102,6 +111,8 @@ class OrderShort(_Model):
     """A MedicationRequest in shorthand, or `take:` to draft an order that is in the Bundle.
 
     `reason` is `system|code` (system may be an alias: icd10, snomed) or a bare ICD-10-CM code.
+    `note` is MedicationRequest.note text (where prescribers write "for alcohol withdrawal");
+    `route` is the dosage route as text ("intravenous", "rectal"), on every dosage step.
     `selected: false` leaves a draft out of order-select's `selections`.
     """
 
@@ -116,6 +127,8 @@ class OrderShort(_Model):
     per_day: float | None = Field(None, gt=0)
     steps: list[DoseStep] = Field(default_factory=list)
     dosage_text: str | None = None
+    route: str | None = None
+    note: str | None = None
     status: str | None = None  # default: draft (orders) / active (medications)
     selected: bool = True
 
@@ -123,7 +136,9 @@ class OrderShort(_Model):
     def _what(self) -> OrderShort:
         if self.take is None and self.rxnorm is None and self.text is None:
             raise ValueError("an order needs rxnorm, text or take")
-        if self.take is not None and (self.rxnorm or self.text or self.dose_mg or self.steps):
+        if self.take is not None and (
+            self.rxnorm or self.text or self.dose_mg or self.steps or self.route or self.note
+        ):
             raise ValueError("take: copies an order from the patient data; give nothing else")
         if self.steps and self.dose_mg is not None:
             raise ValueError("give dose_mg/per_day or steps, not both")
@@ -140,6 +155,10 @@ class CardExpect(_Model):
     summary_contains: str | None = None
     detail_contains: str | None = None
     suggestions: bool | None = None
+    # true: the card offers a one-click drug order (a suggestion creating a MedicationRequest);
+    # false: it offers none (text may still mention the drug).
+    offers_drug: bool | None = None
+    offers_removal: bool | None = None  # a suggestion deleting the draft order
 
     @model_validator(mode="after")
     def _known(self) -> CardExpect:
@@ -169,6 +188,8 @@ class Expect(_Model):
     cards: list[CardExpect] = Field(default_factory=list)
     absent: list[str] = Field(default_factory=list)  # rule ids or card keys
     exact: bool = False  # no card beyond those listed
+    no_drug_offer: bool = False  # no card in the answer offers a one-click drug order
+    max_cards: int | None = Field(None, ge=0)  # the alert budget: at most this many cards
 
     @field_validator("absent")
     @classmethod
@@ -182,6 +203,9 @@ class Expect(_Model):
 class Scenario(_Model):
     name: str
     description: str
+    # What a careful clinician expects, in plain words (required in clinical-review/):
+    # the sentence docs/clinical-validation.md shows next to the service's answer.
+    clinician: str | None = None
     source: str  # provenance of the patient data
     hook: HookName
     as_of: dt.date
@@ -213,6 +237,13 @@ class Scenario(_Model):
     @classmethod
     def _raw_patient(cls, value: object) -> object:
         return {"resource": value} if isinstance(value, dict) and "resourceType" in value else value
+
+    @field_validator("clinician")
+    @classmethod
+    def _said(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("clinician: say what a careful clinician expects, or leave it out")
+        return value
 
     @field_validator("name")
     @classmethod

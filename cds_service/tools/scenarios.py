@@ -42,6 +42,13 @@ from cds_service.tools.scenario_model import OrderShort, Raw, Scenario
 
 SUFFIXES = (".yaml", ".yml")
 
+# TEMPORARY (issue 10): directories left out when a parent directory is read, until the rules
+# their scenarios name are on main. fixtures/scenarios/clinical-review/ names the card keys of
+# the issue-10 rules (baclofen-safety, magnesium-level-high, cramp-secondary-cause, ...), which
+# the loader rejects until then. Given explicitly (`cds-service check
+# fixtures/scenarios/clinical-review`) they are read as usual. Set to () when the rules land.
+AWAITING_RULES: tuple[str, ...] = ("clinical-review",)
+
 
 @dataclass(frozen=True, slots=True)
 class LoadError:
@@ -62,7 +69,14 @@ def scenario_files(paths: Iterable[Path]) -> list[Path]:
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            files.extend(sorted(p for p in path.rglob("*") if p.suffix in SUFFIXES))
+            files.extend(
+                sorted(
+                    p
+                    for p in path.rglob("*")
+                    if p.suffix in SUFFIXES
+                    and not set(p.relative_to(path).parts[:-1]) & set(AWAITING_RULES)
+                )
+            )
         else:
             files.append(path)
     return files
@@ -89,9 +103,32 @@ def load_scenarios(paths: Iterable[Path]) -> tuple[list[Scenario], list[LoadErro
     return scenarios, errors
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """safe_load that refuses a key given twice in one mapping: YAML would keep the last one
+    silently, so a second `expect:` or `exact:` could quietly replace the first."""
+
+
+def _unique_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[object, object]:
+    seen: set[object] = set()
+    for key_node, _value in node.value:
+        key = loader.construct_object(key_node)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"key {key!r} given twice", key_node.start_mark
+            )
+        seen.add(key)
+    return loader.construct_mapping(node)
+
+
+_UniqueKeyLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+    _unique_mapping,
+)
+
+
 def load_file(file: Path) -> list[Scenario]:
     """Every scenario in one file; raises ValueError naming the scenario and field at fault."""
-    data = yaml.safe_load(file.read_text(encoding="utf-8"))
+    data = yaml.load(file.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
     if not isinstance(data, list):
         raise ValueError("a scenario file is a YAML list of scenarios")
     out = []

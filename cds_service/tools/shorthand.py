@@ -76,6 +76,13 @@ def lab(short: LabShort, patient_id: str, as_of: dt.date, index: int) -> Resourc
         resource["interpretation"] = [
             {"coding": [{"system": _INTERPRETATION, "code": short.interpretation}]}
         ]
+    if short.ref_low is not None or short.ref_high is not None:
+        limits: dict[str, Any] = {}
+        for key, value in (("low", short.ref_low), ("high", short.ref_high)):
+            if value is not None:
+                limits[key] = {k: v for k, v in quantity.items() if k != "comparator"}
+                limits[key]["value"] = value
+        resource["referenceRange"] = [limits]
     return resource
 
 
@@ -142,15 +149,20 @@ def medication_request(
         if short.reason_text:
             reason["text"] = short.reason_text
         resource["reasonCode"] = [reason]
+    if short.note:
+        resource["note"] = [{"text": short.note}]
+    dosages: list[Resource] = []
     if short.steps:
-        resource["dosageInstruction"] = [
+        dosages = [
             {**_dosage(s.dose_mg, s.per_day, None, s.days), "sequence": n}
             for n, s in enumerate(short.steps, start=1)
         ]
     elif short.dose_mg is not None:
-        resource["dosageInstruction"] = [
-            _dosage(short.dose_mg, short.per_day or 1, short.dosage_text, None)
-        ]
+        dosages = [_dosage(short.dose_mg, short.per_day or 1, short.dosage_text, None)]
     elif short.dosage_text:
-        resource["dosageInstruction"] = [{"text": short.dosage_text}]
+        dosages = [{"text": short.dosage_text}]
+    if short.route:
+        dosages = [{**d, "route": {"text": short.route}} for d in dosages or [{}]]
+    if dosages:
+        resource["dosageInstruction"] = dosages
     return resource

@@ -28,7 +28,7 @@ from cds_service.tools.fhir_memory import MemoryFhirTransport
 from cds_service.tools.outcome import from_http
 from cds_service.tools.runner import judge
 from cds_service.tools.scenario_model import CardExpect, Scenario
-from cds_service.tools.scenarios import build_scenario_request, load_scenarios
+from cds_service.tools.scenarios import build_scenario_request, load_scenarios, scenario_files
 from tests.conftest import FIXTURES
 
 SCENARIO_DIR = FIXTURES / "scenarios"
@@ -137,4 +137,4 @@ def _names(path: Path) -> set[str]:
 def test_scenario_names_are_unique_across_files() -> None:
     names = [s.name for s in SCENARIOS]
     assert len(names) == len(set(names))
-    assert sum(len(_names(p)) for p in SCENARIO_DIR.glob("*.yaml")) == len(names)
+    assert sum(len(_names(p)) for p in scenario_files([SCENARIO_DIR])) == len(names)
