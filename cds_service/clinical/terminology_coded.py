@@ -40,11 +40,13 @@ def build_labs(codes: dict[str, Any], spec: object) -> LabIndex:
         where = f"analytes.{analyte}"
         need(analyte in CANONICAL_UNITS, where, "not an Analyte of clinical/types.py")
         rule = mapping(rule, where)
-        need(not set(rule) - {"from", "exclude", "prefer", "query"}, where, "unknown keys")
-        section = listing(
-            loinc.get(str(rule.get("from"))), where, f"from: no loinc.{rule.get('from')}"
-        )
-        available = [c for c in (code_of(e, where) for e in section if isinstance(e, dict)) if c]
+        need(not set(rule) - {"from", "also", "exclude", "prefer", "query"}, where, "unknown keys")
+        names = [str(rule.get("from")), *str_list(rule.get("also", []), f"{where}.also")]
+        available = []
+        for name in names:
+            section = listing(loinc.get(name), where, f"from: no loinc.{name}")
+            codes = (code_of(e, where) for e in section if isinstance(e, dict))
+            available += [c for c in codes if c]
         excluded = str_list(rule.get("exclude", []), f"{where}.exclude")
         preferred = str_list(rule.get("prefer", []), f"{where}.prefer")
         for code in excluded + preferred:

@@ -15,7 +15,7 @@ from typing import Any
 from cds_service.clinical.terminology_schema import TerminologyError
 
 # The kinds of section codes_added.json may add to.
-MERGEABLE = ("rxnorm_groups", "conditions")
+MERGEABLE = ("rxnorm_groups", "conditions", "loinc")
 _ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
 
 

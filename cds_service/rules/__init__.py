@@ -26,9 +26,11 @@ from cds_service.rules.types import INDICATOR_RANK, CardSpec, Finding, RuleInput
 Rule = Callable[[RuleInput], list[Finding]]
 
 # Rule order breaks ties in the alert budget (budget.py): among cards of one urgency the
-# earlier rule's card is kept. Harm first (quinine, baclofen, Beers drugs), then the risk of a
-# supplement (potassium before magnesium: hyperkalaemia kills), then advice.
+# earlier rule's card is kept. A markedly abnormal result first (K < 3, CK >= 10x: act now),
+# then harm (quinine, baclofen, Beers drugs), then the risk of a supplement (potassium before
+# magnesium: hyperkalaemia kills), then advice.
 RULES: tuple[Rule, ...] = (
+    cramp_workup.cramp_workup,
     quinine.quinine_for_cramps,
     quinidine.quinidine_not_for_cramps,
     baclofen_safety.baclofen_safety,
@@ -36,11 +38,11 @@ RULES: tuple[Rule, ...] = (
     muscle_relaxant.skeletal_muscle_relaxant,
     potassium.potassium_supplement,
     magnesium.magnesium_supplement,
-    cramp_workup.cramp_workup,
     cirrhosis_cramps.cirrhosis_cramps,
 )
 
 _ALL_SPECS: tuple[CardSpec, ...] = (
+    *cramp_workup.CARDS,
     *quinine.CARDS,
     *quinidine.CARDS,
     *baclofen_safety.CARDS,
@@ -48,7 +50,6 @@ _ALL_SPECS: tuple[CardSpec, ...] = (
     *muscle_relaxant.CARDS,
     *potassium.CARDS,
     *magnesium.CARDS,
-    *cramp_workup.CARDS,
     *cirrhosis_cramps.CARDS,
 )
 CARD_SPECS: Mapping[str, CardSpec] = {spec.key: spec for spec in _ALL_SPECS}
@@ -66,7 +67,8 @@ def offer_each_lab_once(findings: list[Finding]) -> list[Finding]:
     """A lab is offered by one card only: the most urgent one that suggests it.
 
     E.g. the magnesium "check levels" warning orders Mg and K; the cramp work-up card then
-    offers only Ca, CK and TSH, so accepting both never orders a test twice.
+    offers only Ca, CK and TSH, so accepting both never orders a test twice. A card that only
+    offers labs (the work-up) is dropped when every lab it would offer is on another card.
     """
     by_urgency = sorted(range(len(findings)), key=lambda i: INDICATOR_RANK[findings[i].indicator])
     offered: set[str] = set()
@@ -84,7 +86,10 @@ def offer_each_lab_once(findings: list[Finding]) -> list[Finding]:
             suggestions.append(s)
         if tuple(suggestions) != finding.suggestions:
             out[i] = dataclasses.replace(finding, suggestions=tuple(suggestions))
-    return out
+    # A card that exists to offer labs says nothing once another card offers all of them.
+    return [
+        f for f in out if f.suggestions or not CARD_SPECS[f.card_key].labs_only
+    ]
 
 
 __all__ = ["CARD_SPECS", "RULES", "RULE_IDS", "Rule", "evaluate", "offer_each_lab_once"]

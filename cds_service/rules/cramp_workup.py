@@ -61,7 +61,7 @@ SECONDARY_VALUES: dict[str, ValueKind] = {
     "calcium_low": "flag",
 }
 LABS: frozenset[SuggestionKind] = frozenset({"order-labs"})
-WORKUP = CardSpec(RULE_ID, "cramp-workup", "info", WORKUP_VALUES, LABS)
+WORKUP = CardSpec(RULE_ID, "cramp-workup", "info", WORKUP_VALUES, LABS, labs_only=True)
 SECONDARY = CardSpec(RULE_ID, "cramp-secondary-cause", "info", SECONDARY_VALUES, LABS)
 SECONDARY_URGENT = CardSpec(
     RULE_ID, "cramp-secondary-cause-urgent", "warning", SECONDARY_VALUES, LABS

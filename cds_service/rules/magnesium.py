@@ -46,6 +46,7 @@ MAGNESIUM = Electrolyte(
     raising_groups=MAGNESIUM_PRODUCTS,
     use=magnesium_use,
     skip_in_pregnancy=True,
+    explained_by=lambda facts: False,
     **card_specs("magnesium"),
 )
 CARDS = MAGNESIUM.cards

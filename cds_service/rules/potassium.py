@@ -11,7 +11,7 @@ are not potassium supplementation.
 
 from __future__ import annotations
 
-from cds_service.clinical.types import Medication
+from cds_service.clinical.types import Medication, PatientFacts
 from cds_service.rules.supplement import Electrolyte, Use, card_specs, supplement_findings
 from cds_service.rules.types import Finding, RuleInput
 
@@ -37,6 +37,12 @@ def potassium_use(order: Medication) -> Use:
     return "supplement"
 
 
+def replaces_diuretic_losses(facts: PatientFacts) -> bool:
+    """A loop or thiazide diuretic is active: an unexplained potassium supplement beside it
+    presumably replaces its losses (not a potassium-sparing one: that would add to the load)."""
+    return any("potassium_sparing" not in m.groups for m in facts.takes("diuretic"))
+
+
 POTASSIUM = Electrolyte(
     analyte="potassium",
     companion="magnesium",
@@ -46,6 +52,7 @@ POTASSIUM = Electrolyte(
     raising_groups=POTASSIUM_RAISING,
     use=potassium_use,
     skip_in_pregnancy=False,
+    explained_by=replaces_diuretic_losses,
     **card_specs("potassium"),
 )
 CARDS = POTASSIUM.cards

@@ -9,7 +9,7 @@ The five basic labs are potassium, magnesium, calcium (low), creatine kinase (hi
 - high CK without a statin: a myopathy to look into;
 - high TSH: hypothyroidism; low TSH: overactive thyroid;
 - low calcium: hypocalcaemia (check albumin, PTH, vitamin D).
-Urgent: K < 3.0 mmol/L (StatPearls), Mg < 0.5 mmol/L (1.2 mg/dL), CK >= 10x ULN.
+Urgent: K < 3.0 mmol/L (StatPearls), Mg < 1.2 mg/dL (0.494 mmol/L), CK >= 10x ULN.
 """
 
 from __future__ import annotations

@@ -3,12 +3,15 @@
 One card per order at most, the first that applies:
 
 1. `<x>-level-high` CRITICAL: the latest level is high (the lab's flag or range, else the
-   cut-off: K > 5.0 mmol/L, Mg > 1.07 mmol/L = 2.6 mg/dL; §11.1). Hold it. Not for IV
-   magnesium given for pre-eclampsia/eclampsia or torsades, where levels above normal are
-   the aim.
-2. `<x>-renal-critical` CRITICAL: supplementation on dialysis / end-stage kidney disease; or
-   magnesium with eGFR < 30 (CKD G4-5) and no magnesium result to monitor by.
-3. `<x>-renal-caution` WARNING: supplementation with eGFR < 30 (CKD G4-5) otherwise: cautious
+   cut-off: K > 5.0 mmol/L, Mg > 1.07 mmol/L = 2.6 mg/dL; §11.1). Hold it. For IV magnesium
+   given for pre-eclampsia/eclampsia or torsades, where a level above normal is the aim,
+   only a level above the therapeutic range (> 3.5 mmol/L = 8.4 mg/dL = 7 mEq/L) is high.
+   Any order adding the electrolyte counts, IV fluids and nutrition included.
+2. `<x>-renal-critical` CRITICAL: supplementation on dialysis / end-stage kidney disease
+   without a documented low level; or magnesium with eGFR < 30 (CKD G4-5) and no magnesium
+   result to monitor by.
+3. `<x>-renal-caution` WARNING: supplementation with eGFR < 30 (CKD G4-5), or on dialysis
+   with a documented low level (hypokalaemia is common on peritoneal dialysis): cautious
    repletion of a low level, no supplement for a normal one, check potassium first.
 4. `<x>-other-use-kidney` WARNING: an order that is not supplementation (below) with eGFR < 30,
    CKD G4-5 or dialysis: dose and monitoring for that use. Never a deficiency card.
@@ -16,17 +19,20 @@ One card per order at most, the first that applies:
 6. `<x>-not-deficient` WARNING: supplementation with a normal level.
 7. `<x>-repletion-info` INFO: supplementation of a documented deficiency (order hooks only).
 
-Not supplementation (no deficiency card in any hook; §11.4): IV magnesium (pre-eclampsia,
-torsades, asthma, in-hospital repletion: never cramp treatment), magnesium laxatives and
-antacids, potassium citrate (kidney stones), potassium phosphate (phosphate repletion),
-combination products taken by mouth. Injections of combination products (IV fluids,
-parenteral nutrition) get no card at all.
+Not supplementation (no "no deficiency" card in any hook; §11.4): IV magnesium (pre-eclampsia,
+torsades, asthma, in-hospital repletion: never cramp treatment; with no stated reason, order
+hooks still note a documented low level or ask for a level when there is none), magnesium
+laxatives and antacids, potassium citrate (kidney stones), potassium phosphate (phosphate
+repletion), combination products taken by mouth. Injections of combination products (IV fluids,
+parenteral nutrition) get only the high-level card.
 
 Cards 5-6 cite cramp evidence, so they respect the order's indication in every hook: an order
 for cramps, or (order hooks) one that states no reason at all; never one written for something
-else. Patient-view (active orders): cards 1-4 always; 5-6 only for an order taken "for cramps";
-7 never (a replaced deficiency needs no card at chart open). Magnesium in pregnancy: no 5-6
-(Cochrane 2020: conflicting evidence; F8). The eGFR bands are a design choice (§5).
+else. At chart open, an unexplained potassium supplement beside a loop or thiazide diuretic is
+presumed to replace the diuretic's losses. Patient-view (active orders): cards 1-4 always;
+5-6 only for an order taken "for cramps"; 7 never (a replaced deficiency needs no card at
+chart open). Magnesium in pregnancy: no 5-6 (Cochrane 2020: conflicting evidence; F8). The
+eGFR bands are a design choice (§5).
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from cds_service.clinical.types import LabValue, Medication
+from cds_service.clinical.types import LabValue, Medication, PatientFacts
 from cds_service.rules.evidence import (
     conditions_evidence,
     lab_evidence,
@@ -44,7 +50,7 @@ from cds_service.rules.evidence import (
 )
 from cds_service.rules.indication import cramp_indication
 from cds_service.rules.kidney import Kidney, assess_kidney
-from cds_service.rules.levels import Level, level
+from cds_service.rules.levels import Level, above, level
 from cds_service.rules.types import (
     CardSpec,
     Evidence,
@@ -59,7 +65,7 @@ from cds_service.rules.types import (
 # What an order is for. "supplement" is supplementation; the rest are other uses.
 Use = Literal[
     "supplement", "iv", "obstetric", "torsades", "asthma", "laxative", "citrate", "phosphate",
-    "combination",
+    "combination", "infusion",
 ]  # fmt: skip
 USE_WORDS: dict[str, str] = {
     "iv": "intravenous magnesium",
@@ -70,7 +76,8 @@ USE_WORDS: dict[str, str] = {
     "citrate": "potassium citrate (urinary alkaliniser)",
     "phosphate": "potassium phosphate (phosphate repletion)",
 }
-# Uses whose therapeutic levels lie above the normal range: a high level is expected.
+# Uses whose therapeutic levels lie above the normal range: only a level above the therapeutic
+# range (Thresholds.magnesium_therapeutic_max_mmol_per_l) is "high" for them.
 HIGH_LEVEL_INTENDED: frozenset[Use] = frozenset({"obstetric", "torsades"})
 
 VALUES: dict[str, ValueKind] = {
@@ -118,6 +125,8 @@ class Electrolyte:
     raising_groups: frozenset[str]  # other drugs that raise the level, named on the card
     use: Callable[[Medication], Use]
     skip_in_pregnancy: bool  # no check-levels / not-deficient card in pregnancy (F8)
+    # Another active drug that explains an unexplained supplement at chart open (patient-view)
+    explained_by: Callable[[PatientFacts], bool]
     level_high: CardSpec
     renal_critical: CardSpec
     renal_caution: CardSpec
@@ -152,8 +161,8 @@ def supplement_findings(inp: RuleInput, e: Electrolyte) -> list[Finding]:
     for order in inp.targets:
         if e.drug_group in order.groups:
             use = e.use(order)
-        elif e.containing_group in order.groups and order.route in (None, "oral"):
-            use = "combination"
+        elif e.containing_group in order.groups:
+            use = "combination" if order.route in (None, "oral") else "infusion"
         else:
             continue
         kidney = kidney or assess_kidney(inp.facts, inp.thresholds)
@@ -172,10 +181,18 @@ def _one_card(
     supplement = use == "supplement"
     severe = kidney.band == "severe"
     spec: CardSpec | None = None
-    if state == "high" and use not in HIGH_LEVEL_INTENDED:
+    if _too_high(inp, lab, state, use):
         spec = e.level_high
+    elif use == "infusion":
+        spec = None  # IV fluids and nutrition: deliberately managed, only a high level matters
+    elif severe and not supplement:
+        spec = e.other_use_kidney
+    elif use == "iv" and inp.is_order_hook:
+        spec = _iv_repletion_card(inp, e, order, lab, state)
     elif not supplement:
-        spec = e.other_use_kidney if severe else None
+        spec = None
+    elif kidney.dialysis and state == "low":
+        spec = e.renal_caution  # a documented low level on dialysis: replete, carefully
     elif kidney.dialysis or (severe and lab is None and e.analyte == "magnesium"):
         spec = e.renal_critical
     elif severe:
@@ -185,6 +202,26 @@ def _one_card(
     if spec is None:
         return None
     return _finding(inp, e, order, use, kidney, lab, state, spec)
+
+
+def _iv_repletion_card(
+    inp: RuleInput, e: Electrolyte, order: Medication, lab: LabValue | None, state: Level | None
+) -> CardSpec | None:
+    """In-hospital IV repletion is not cramp treatment, so no "no deficiency" card; but a
+    documented low is noted, and repletion with no level at all is a reason to check it."""
+    if _low_by(e, order, inp, lab, state) is not None:
+        return e.repletion_info
+    return e.check_levels if lab is None else None
+
+
+def _too_high(inp: RuleInput, lab: LabValue | None, state: Level | None, use: Use) -> bool:
+    """High for this use: above normal, or for IV magnesium whose aim is a level above normal
+    (pre-eclampsia, torsades) above the therapeutic range (toxicity)."""
+    if lab is None or state != "high":
+        return False
+    if use in HIGH_LEVEL_INTENDED:
+        return above(lab, inp.thresholds.magnesium_therapeutic_max_mmol_per_l)
+    return True
 
 
 def _level_card(
@@ -203,6 +240,8 @@ def _level_card(
     stated = order.has_reason or bool(order.stated_groups)
     if not indication.for_cramps and (inp.hook == "patient-view" or stated):
         return None
+    if inp.hook == "patient-view" and not stated and e.explained_by(facts):
+        return None  # e.g. potassium beside a loop diuretic: presumably replacing its losses
     if e.skip_in_pregnancy and facts.has_condition("pregnancy"):
         return None
     return e.check_levels if lab is None else e.not_deficient
@@ -238,7 +277,7 @@ def _finding(
     evidence: list[Evidence] = [order_evidence(order), *kidney.evidence]
     if lab is not None:
         evidence.append(lab_evidence(lab))
-    low_by = _low_by(e, order, inp, lab, state) if use == "supplement" else None
+    low_by = _low_by(e, order, inp, lab, state) if use in ("supplement", "iv") else None
     if low_by == "the problem list":
         evidence.extend(conditions_evidence(facts.conditions_in(e.low_group)))
     if companion is not None and spec in (e.check_levels, e.repletion_info):
@@ -280,6 +319,8 @@ def _use_words(use: Use, e: Electrolyte) -> str | None:
         return None
     if use == "combination":
         return f"a {e.analyte}-containing product"
+    if use == "infusion":
+        return f"an infusion containing {e.analyte}"
     return USE_WORDS[use]
 
 

@@ -51,6 +51,9 @@ class Thresholds:
 
     hypomagnesemia_mmol_per_l: float = 0.70  # F7: configurable; 0.70 (1.7 mg/dL) most common
     hypermagnesemia_mmol_per_l: float = 1.07  # 2.6 mg/dL, the common definition (§11.1)
+    # IV magnesium for pre-eclampsia/eclampsia or torsades: above this the level is toxic, not
+    # therapeutic (commonly quoted 4-7 mEq/L, i.e. up to 8.4 mg/dL = 3.5 mmol/L; design choice)
+    magnesium_therapeutic_max_mmol_per_l: float = 3.5
     hypokalemia_mmol_per_l: float = 3.5  # StatPearls NBK482465
     hyperkalemia_mmol_per_l: float = 5.0  # KDIGO Controversies 2020 / ULN (§11.1), design choice
     hypocalcemia_mmol_per_l: float = 2.12  # total calcium 8.5 mg/dL, a common lower limit
@@ -59,7 +62,10 @@ class Thresholds:
     tsh_lower_miu_per_l: float = 0.4  # typical adult reference interval (design choice)
     tsh_upper_miu_per_l: float = 4.5
     severe_hypokalemia_mmol_per_l: float = 3.0  # StatPearls: moderate-severe below 3.0
-    severe_hypomagnesemia_mmol_per_l: float = 0.5  # 1.2 mg/dL, severe hypomagnesaemia
+    # Severe below 1.2 mg/dL, i.e. 0.494 mmol/L: the mg/dL cut-off, converted, so that a US
+    # lab's 1.2 mg/dL (0.4937) is not "below" it while 0.49 mmol/L is (0.5 mmol/L would call
+    # 1.2 mg/dL severe).
+    severe_hypomagnesemia_mmol_per_l: float = 0.494
     ck_myopathy_multiple: float = 10.0  # AHA/ACC 2018, EAS 2015: CK > 10x ULN
     egfr_severe: float = 30.0  # below: KDIGO G4-G5
     egfr_moderate: float = 60.0  # below: KDIGO G3a-G3b; also the Beers baclofen cut-off
@@ -148,6 +154,7 @@ class CardSpec:
     indicator: Indicator
     values: Mapping[str, ValueKind]
     suggestions: frozenset[SuggestionKind] = frozenset()
+    labs_only: bool = False  # the card exists to offer labs: nothing to show without them
 
     def finding(
         self,

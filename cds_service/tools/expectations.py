@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from cds_service.rules import CARD_SPECS
 from cds_service.tools.outcome import Observed, SeenCard
 from cds_service.tools.scenario_model import CardExpect, Expect
 
@@ -63,7 +64,11 @@ def compare(expect: Expect, observed: Observed) -> list[str]:
         if slot is None:
             reasons.append(f"missing {_describe(want)}; got {_seen_text(seen)}")
     for name in expect.absent:
-        fired = [c for c in seen if name in (c.rule_id, c.card_key)]
+        # A card key names that card only, even where a rule has the same id (cramp-workup).
+        if name in CARD_SPECS:
+            fired = [c for c in seen if c.card_key == name]
+        else:
+            fired = [c for c in seen if c.rule_id == name]
         if fired:
             reasons.append(f"must not fire: {name}; got {_seen_text(fired)}")
     if expect.max_cards is not None and len(seen) > expect.max_cards:

@@ -42,14 +42,6 @@ from cds_service.tools.scenario_model import OrderShort, Raw, Scenario
 
 SUFFIXES = (".yaml", ".yml")
 
-# TEMPORARY (issue 10): directories left out when a parent directory is read, until the rules
-# their scenarios name are on main. fixtures/scenarios/clinical-review/ names the card keys of
-# the issue-10 rules (baclofen-safety, magnesium-level-high, cramp-secondary-cause, ...), which
-# the loader rejects until then. Given explicitly (`cds-service check
-# fixtures/scenarios/clinical-review`) they are read as usual. Set to () when the rules land.
-AWAITING_RULES: tuple[str, ...] = ("clinical-review",)
-
-
 @dataclass(frozen=True, slots=True)
 class LoadError:
     file: Path
@@ -69,14 +61,7 @@ def scenario_files(paths: Iterable[Path]) -> list[Path]:
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            files.extend(
-                sorted(
-                    p
-                    for p in path.rglob("*")
-                    if p.suffix in SUFFIXES
-                    and not set(p.relative_to(path).parts[:-1]) & set(AWAITING_RULES)
-                )
-            )
+            files.extend(sorted(p for p in path.rglob("*") if p.suffix in SUFFIXES))
         else:
             files.append(path)
     return files

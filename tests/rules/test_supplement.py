@@ -258,7 +258,6 @@ def test_magnesium_in_pregnancy_gets_no_deficiency_card_but_kidney_cards_stay():
 @pytest.mark.parametrize(
     ("order", "use"),
     [
-        (med(MG, route="injection"), "intravenous magnesium"),
         (med(MG, route="injection", reasons=("asthma",)), "intravenous magnesium for asthma"),
         (med(MG, "magnesium_laxative_antacid"), "a magnesium laxative or antacid"),
         (med(MG, has_reason=True, text=("laxative_or_bowel_prep",)), "a magnesium laxative or antacid"),
@@ -280,9 +279,49 @@ def test_other_uses_get_no_deficiency_card_and_a_kidney_card_only_when_severe(or
     assert (finding.indicator, finding.values["use"]) == ("warning", use)
 
 
-def test_combination_injections_get_no_card():
+def test_iv_magnesium_without_a_reason_is_repletion_not_cramp_treatment():
+    """No "unlikely to help cramps" card; a documented low is noted, a missing level asked for."""
+    iv = med(MG, route="injection")
+    assert cards(facts(labs=(egfr(90), lab("magnesium", 0.9))), iv) == []
+    assert cards(facts(labs=(egfr(90), lab("magnesium", 0.55))), iv) == ["magnesium-repletion-info"]
+    finding = one(facts(labs=(egfr(90),)), iv)
+    assert (finding.card_key, finding.values["use"]) == (
+        "magnesium-check-levels",
+        "intravenous magnesium",
+    )
+    assert cards(facts(labs=(egfr(22), lab("magnesium", 0.9))), iv) == ["magnesium-other-use-kidney"]
+    assert cards(facts(labs=(egfr(90),), active=(iv,)), hook="patient-view") == []
+
+
+def test_iv_magnesium_for_pre_eclampsia_above_the_therapeutic_range_is_critical():
+    order = med(MG, route="injection", text=("pre_eclampsia_eclampsia",))
+    toxic = facts(labs=(egfr(90), lab("magnesium", 9.8 * MG_DL, interpretation="high")))
+    assert cards(toxic, order) == ["magnesium-level-high"]
+    at_limit = facts(labs=(egfr(90), lab("magnesium", 3.5, interpretation="high")))
+    assert cards(at_limit, order) == []
+
+
+def test_combination_injections_get_only_the_high_level_card():
     order = med("magnesium_containing", "potassium_containing", route="injection")
     assert cards(facts(labs=(egfr(15),)), order) == []
+    assert cards(facts(labs=(egfr(90), lab("potassium", 5.9))), order) == ["potassium-level-high"]
+
+
+def test_documented_low_level_on_dialysis_is_cautious_repletion_not_critical():
+    dialysis = (cond("esrd_dialysis"),)
+    finding = one(facts(labs=(lab("potassium", 3.0),), conditions=dialysis), med(K))
+    assert (finding.card_key, finding.indicator) == ("potassium-renal-caution", "warning")
+
+
+def test_patient_view_potassium_beside_a_loop_diuretic_is_presumed_replacement():
+    kcl = med(K, ref="MedicationRequest/k")
+    furosemide = med("diuretic", ref="MedicationRequest/f")
+    spiro = med("diuretic", "potassium_sparing", ref="MedicationRequest/s")
+    normal = (egfr(70), lab("potassium", 4.3))
+    with_loop = facts(labs=normal, conditions=CRAMPS, active=(kcl, furosemide))
+    assert "potassium-not-deficient" not in cards(with_loop, kcl, furosemide, hook="patient-view")
+    with_spiro = facts(labs=normal, conditions=CRAMPS, active=(kcl, spiro))
+    assert "potassium-not-deficient" in cards(with_spiro, kcl, spiro, hook="patient-view")
 
 
 def test_a_combination_carrying_both_electrolytes_gets_one_card():
@@ -311,7 +350,7 @@ def test_patient_view_level_cards_only_for_supplements_taken_for_cramps():
     normal = (egfr(45), lab("magnesium", 0.9))
     assert cards(facts(labs=normal, active=(active,)), hook="patient-view") == []
     with_cramps = facts(labs=normal, conditions=CRAMPS, active=(active,))
-    assert cards(with_cramps, hook="patient-view") == ["magnesium-not-deficient", "cramp-workup"]
+    assert cards(with_cramps, hook="patient-view") == ["cramp-workup", "magnesium-not-deficient"]
 
 
 def test_patient_view_never_shows_repletion_info():
@@ -331,8 +370,8 @@ def test_deficiency_cards_respect_the_orders_indication_in_order_hooks():
     assert cards(normal, med(K, has_reason=True)) == []
     assert cards(normal, med(MG)) == ["magnesium-not-deficient"]  # unexplained supplement
     assert cards(normal, med(MG, has_reason=True, text=("muscle_cramp",))) == [
-        "magnesium-not-deficient",
         "cramp-workup",  # an order for cramps also asks for the missing work-up labs
+        "magnesium-not-deficient",
     ]
     # a stated other reason never hides danger
     severe = facts(labs=(egfr(20), lab("magnesium", 1.3)))

@@ -12,10 +12,10 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
+from cds_service.clinical.labs import read_labs
 from cds_service.clinical.medications import read_medication
-from cds_service.clinical.observation import LabResult, read_results
 from cds_service.clinical.terminology import get_terminology
-from cds_service.tools import scenarios, shorthand
+from cds_service.tools import shorthand
 from cds_service.tools.expectations import compare
 from cds_service.tools.outcome import Observed, SeenCard, offers
 from cds_service.tools.scenario_model import CardExpect, Expect, LabShort, OrderShort, Scenario
@@ -39,8 +39,8 @@ def _lab(**fields: Any) -> dict[str, Any]:
 
 
 def _interpretation(observation: dict[str, Any]) -> str | None:
-    (result,) = read_results(observation, get_terminology())
-    assert isinstance(result, LabResult)
+    reading = read_labs([observation], terminology=get_terminology(), as_of=AS_OF, max_age_days=365)
+    (result,) = reading.labs.values()
     return result.interpretation
 
 
@@ -198,24 +198,8 @@ CLINICAL_REVIEW = FIXTURES / "scenarios" / "clinical-review"
 
 @pytest.mark.parametrize("file", sorted(CLINICAL_REVIEW.glob("*.yaml")), ids=lambda p: p.name)
 def test_every_clinical_review_scenario_says_what_a_clinician_expects(file: Path) -> None:
-    """Read as plain YAML, so it holds even while the loader cannot yet validate these files
-    (AWAITING_RULES in cds_service/tools/scenarios.py)."""
     items = yaml.safe_load(file.read_text(encoding="utf-8"))
     assert isinstance(items, list) and items
     for item in items:
         assert str(item.get("clinician") or "").strip(), f"{item.get('name')}: no clinician:"
         assert str(item.get("name", "")).startswith("cr-"), item.get("name")
-
-
-def test_awaiting_directories_are_read_only_when_named(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(scenarios, "AWAITING_RULES", ("held",))
-    (tmp_path / "held" / "deeper").mkdir(parents=True)
-    for name in ("a.yaml", "held/b.yaml", "held/deeper/c.yml"):
-        (tmp_path / name).write_text("[]")
-    assert scenarios.scenario_files([tmp_path]) == [tmp_path / "a.yaml"]
-    assert scenarios.scenario_files([tmp_path / "held"]) == [
-        tmp_path / "held" / "b.yaml",
-        tmp_path / "held" / "deeper" / "c.yml",
-    ]

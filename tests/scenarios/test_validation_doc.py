@@ -9,18 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from cds_service.tools.scenarios import AWAITING_RULES
 from cds_service.tools.validation_doc import COMMAND, generate, main, pristine_settings
 from tests.conftest import ROOT
 
 DOC = ROOT / "docs" / "clinical-validation.md"
 
 
-@pytest.mark.skipif(
-    bool(AWAITING_RULES),
-    reason="TEMPORARY: the clinical-review scenarios await the issue-10 rules "
-    "(AWAITING_RULES in cds_service/tools/scenarios.py)",
-)
 def test_committed_validation_doc_is_current() -> None:
     expected = generate(ROOT / "fixtures" / "scenarios")
     assert DOC.is_file(), f"docs/clinical-validation.md is missing: run `{COMMAND}`"
