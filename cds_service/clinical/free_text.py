@@ -4,7 +4,8 @@ Phrases come from `data/text_terms.yaml`. A phrase counts only when it is affirm
 cue shortly before it in the same sentence ("denies leg cramps", "no seizures", "w/o cramps")
 or right after it ("cramps resolved", "cramps: none") cancels it, unless the cue is a pseudo-
 negation ("no change in cramps") or a clause boundary sits between ("no fever but cramps").
-NegEx (Chapman 2001) in miniature: linear in the text, no backtracking.
+NegEx (Chapman 2001) in miniature: linear in the text, no backtracking. A deficiency named as
+something to prevent ("to prevent low K") states a purpose, not the deficiency.
 """
 
 from __future__ import annotations
@@ -66,6 +67,15 @@ class FreeTextReader:
                     by_first.setdefault(phrase[0], []).append(entry)
         for entries in by_first.values():
             entries.sort(key=lambda e: -len(e.phrase))  # the longest phrase wins
+        prevention = mapping(data.get("prevention"), "text_terms.prevention")
+        self._prevention_cues = _phrases(prevention.get("cues"), "text_terms.prevention.cues")
+        self._prevented = frozenset(str_list(prevention.get("groups"), "text_terms.prevention"))
+        self._prevention = str(prevention.get("becomes"))
+        need(
+            self._prevention in allowed and self._prevented <= allowed,
+            "text_terms.prevention",
+            "names a group that is neither a condition group nor listed in text_only",
+        )
         negation = mapping(data.get("negation"), "text_terms.negation")
         self._by_first = by_first
         self._prefixes = tuple(prefixes)
@@ -98,8 +108,11 @@ class FreeTextReader:
                 i += 1
                 continue
             end = i + len(entry.phrase)
-            if entry.group not in found and not self._negated(tokens, i, end):
-                found.add(entry.group)
+            if not self._negated(tokens, i, end):
+                prevented = entry.group in self._prevented and self._cue_before(
+                    tokens, i, self._prevention_cues
+                )
+                found.add(self._prevention if prevented else entry.group)
             i = end
 
     def _match(self, tokens: list[str], i: int) -> _Entry | None:
@@ -119,16 +132,21 @@ class FreeTextReader:
                 return entry
         return None
 
-    def _negated(self, tokens: list[str], start: int, end: int) -> bool:
-        # before: the nearest cue within the window, with no clause boundary after it
+    def _cue_before(self, tokens: list[str], start: int, cues: list[Phrase]) -> bool:
+        """One of `cues` within the window before `start`, with no clause boundary between."""
         lo = max(0, start - self._window)
         for j in range(start - 1, lo - 1, -1):
             if tokens[j] in self._terminators:
-                break
+                return False
             if _at(tokens, j, self._pseudo):
                 continue
-            if _at(tokens, j, self._before):
+            if _at(tokens, j, cues):
                 return True
+        return False
+
+    def _negated(self, tokens: list[str], start: int, end: int) -> bool:
+        if self._cue_before(tokens, start, self._before):
+            return True
         # after: a cue within three words
         for j in range(end, min(len(tokens), end + 3)):
             if tokens[j] in self._terminators:

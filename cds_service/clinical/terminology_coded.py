@@ -45,8 +45,8 @@ def build_labs(codes: dict[str, Any], spec: object) -> LabIndex:
         available = []
         for name in names:
             section = listing(loinc.get(name), where, f"from: no loinc.{name}")
-            codes = (code_of(e, where) for e in section if isinstance(e, dict))
-            available += [c for c in codes if c]
+            found = (code_of(e, where) for e in section if isinstance(e, dict))
+            available += [c for c in found if c]
         excluded = str_list(rule.get("exclude", []), f"{where}.exclude")
         preferred = str_list(rule.get("prefer", []), f"{where}.prefer")
         for code in excluded + preferred:

@@ -77,7 +77,9 @@ def conditions_evidence(
     return shown
 
 
-def order_evidence(order: Medication, label: str = "Order") -> Evidence:
+def order_evidence(order: Medication, label: str | None = None) -> Evidence:
+    """The order as the card shows it; an active prescription is not called an "Order"."""
+    label = label or ("Active medication" if order.status == "active" else "Order")
     dose = ""
     if order.daily_doses_mg:
         dose = " (" + " -> ".join(f"{fmt(d)} mg/day" for d in order.daily_doses_mg) + ")"

@@ -67,14 +67,17 @@ Use = Literal[
     "supplement", "iv", "obstetric", "torsades", "asthma", "laxative", "citrate", "phosphate",
     "combination", "infusion",
 ]  # fmt: skip
-USE_WORDS: dict[str, str] = {
-    "iv": "intravenous magnesium",
-    "obstetric": "intravenous magnesium for pre-eclampsia / eclampsia",
-    "torsades": "intravenous magnesium for torsades de pointes",
-    "asthma": "intravenous magnesium for asthma",
-    "laxative": "a magnesium laxative or antacid",
-    "citrate": "potassium citrate (urinary alkaliniser)",
-    "phosphate": "potassium phosphate (phosphate repletion)",
+# (short label for the summary, what it is for in the detail); {x}: magnesium / potassium
+USE_WORDS: dict[str, tuple[str, str]] = {
+    "iv": ("IV magnesium", "intravenous repletion"),
+    "obstetric": ("IV magnesium", "intravenous, for pre-eclampsia / eclampsia"),
+    "torsades": ("IV magnesium", "intravenous, for torsades de pointes"),
+    "asthma": ("IV magnesium", "intravenous, for asthma"),
+    "laxative": ("Magnesium laxative or antacid", "a laxative or antacid"),
+    "citrate": ("Potassium citrate", "a urinary alkaliniser for kidney stones"),
+    "phosphate": ("Potassium phosphate", "phosphate repletion"),
+    "combination": ("{X}-containing product", "a combination product containing {x}"),
+    "infusion": ("{X}-containing infusion", "an infusion containing {x}"),
 }
 # Uses whose therapeutic levels lie above the normal range: only a level above the therapeutic
 # range (Thresholds.magnesium_therapeutic_max_mmol_per_l) is "high" for them.
@@ -82,7 +85,8 @@ HIGH_LEVEL_INTENDED: frozenset[Use] = frozenset({"obstetric", "torsades"})
 
 VALUES: dict[str, ValueKind] = {
     "drug": "text",
-    "use": "text?",  # USE_WORDS for another use, None for supplementation
+    "use": "text?",  # what another use is for (USE_WORDS), None for supplementation
+    "use_label": "text?",  # its short name for the summary
     "level": "text?",  # as the lab reported it ("1.5 mg/dL (0.62 mmol/L)")
     "level_date": "date?",
     "level_state": "text?",  # low / normal / high
@@ -285,8 +289,10 @@ def _finding(
     raising = _raising(inp, e, order)
     evidence.extend(order_evidence(m, "Also raises it") for m in raising)
     labs: tuple[OrderableLab, ...] = ()
-    if lab is None:
-        labs = (e.analyte,) if companion is not None else (e.analyte, e.companion)
+    if lab is None and use == "supplement" and companion is None:
+        labs = (e.analyte, e.companion)  # low K and low Mg go together: check both first
+    elif lab is None:
+        labs = (e.analyte,)
     suggestions = (
         (SuggestionSpec("order-labs", labs=labs, recommended=spec is e.check_levels),)
         if labs and "order-labs" in spec.suggestions
@@ -298,7 +304,7 @@ def _finding(
         suggestions=suggestions,
         values={
             "drug": order.display,
-            "use": _use_words(use, e),
+            **_use_words(use, e),
             "level": reported(lab) if lab else None,
             "level_date": lab.when if lab else None,
             "level_state": state,
@@ -314,14 +320,15 @@ def _finding(
     )
 
 
-def _use_words(use: Use, e: Electrolyte) -> str | None:
+def _use_words(use: Use, e: Electrolyte) -> dict[str, str | None]:
     if use == "supplement":
-        return None
-    if use == "combination":
-        return f"a {e.analyte}-containing product"
-    if use == "infusion":
-        return f"an infusion containing {e.analyte}"
-    return USE_WORDS[use]
+        return {"use": None, "use_label": None}
+    label, purpose = USE_WORDS[use]
+    x = e.analyte
+    return {
+        "use": purpose.format(x=x),
+        "use_label": label.format(X=x.capitalize()),
+    }
 
 
 def _raising(inp: RuleInput, e: Electrolyte, order: Medication) -> tuple[Medication, ...]:

@@ -104,7 +104,7 @@ def intro(file: Path) -> str:
 
 def _section(file: Path, root: Path) -> str:
     try:
-        return file.relative_to(root).as_posix()
+        return file.resolve().relative_to(root.resolve()).as_posix()
     except ValueError:
         return file.name
 

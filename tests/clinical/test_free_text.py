@@ -64,6 +64,12 @@ from cds_service.clinical.terminology import Terminology, TerminologyError
         ("hypokalemia on furosemide", {"hypokalemia"}),
         ("low magnesium", {"hypomagnesemia"}),
         ("atrial fibrillation", {"cardiac_arrhythmia"}),
+        # a deficiency to prevent is a purpose, not the deficiency; other prophylaxis stays
+        ("to prevent low K on furosemide", {"electrolyte_loss_prevention"}),
+        ("prophylaxis of diuretic-induced hypokalemia", {"electrolyte_loss_prevention"}),
+        ("hypokalemia; prevent recurrence", {"hypokalemia"}),
+        ("seizure prophylaxis", {"seizure_disorder"}),
+        ("malaria prophylaxis", {"malaria"}),
         ("", set()),
     ],
 )
@@ -96,6 +102,7 @@ def _data() -> dict[str, Any]:
         (lambda d: d["groups"]["malaria"].append(7), "not a string"),
         (lambda d: d["negation"].update(window=0), "window"),
         (lambda d: d["negation"]["before"].append("no*"), "not a plain phrase"),
+        (lambda d: d["prevention"].update(becomes="nothing_known"), "text_terms.prevention"),
     ],
 )
 def test_bad_text_terms_stop_start_up(terminology: Terminology, mutate: Any, message: str) -> None:

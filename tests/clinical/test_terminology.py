@@ -170,7 +170,7 @@ def test_group_selecting_nothing_is_refused() -> None:
         (LOINC, "51620-3", None),
         (LOINC, "2824-1", None),  # unverified
         (LOINC, "1751-7", None),  # albumin is not calcium
-        (LOINC, "49765-1", None),  # Synthea calcium in blood: not in the verified list
+        (LOINC, "49765-1", "calcium"),  # Synthea's calcium in blood (codes_added.json, in use)
         ("https://intranet.aumc.nl/labtestcodes", "20005", None),  # f204 local code
         (SNOMED, "2823-3", None),
         (LOINC, None, None),
@@ -321,7 +321,8 @@ def _rx(code: str) -> dict[str, Any]:
         ), "electrolyte_disorders"),
         (lambda a: a.pop("meta"), "meta"),
         (lambda a: a["meta"].pop("sources"), "meta"),
-        (lambda a: a.update(loinc={}), "cannot add"),
+        (lambda a: a.update(units={}), "cannot add"),
+        (lambda a: a["loinc"].update(calcium=[]), "already in codes.json"),
         (lambda a: a.update(conditions=[]), "must be a mapping"),
     ],
 )

@@ -258,15 +258,15 @@ def test_magnesium_in_pregnancy_gets_no_deficiency_card_but_kidney_cards_stay():
 @pytest.mark.parametrize(
     ("order", "use"),
     [
-        (med(MG, route="injection", reasons=("asthma",)), "intravenous magnesium for asthma"),
-        (med(MG, "magnesium_laxative_antacid"), "a magnesium laxative or antacid"),
-        (med(MG, has_reason=True, text=("laxative_or_bowel_prep",)), "a magnesium laxative or antacid"),
-        (med(MG, reasons=("constipation",)), "a magnesium laxative or antacid"),
-        (med(K, "potassium_citrate"), "potassium citrate (urinary alkaliniser)"),
-        (med(K, reasons=("kidney_stones",)), "potassium citrate (urinary alkaliniser)"),
-        (med(K, "potassium_phosphate"), "potassium phosphate (phosphate repletion)"),
-        (med("magnesium_containing", route="oral"), "a magnesium-containing product"),
-        (med("potassium_containing"), "a potassium-containing product"),
+        (med(MG, route="injection", reasons=("asthma",)), "IV magnesium"),
+        (med(MG, "magnesium_laxative_antacid"), "Magnesium laxative or antacid"),
+        (med(MG, has_reason=True, text=("laxative_or_bowel_prep",)), "Magnesium laxative or antacid"),
+        (med(MG, reasons=("constipation",)), "Magnesium laxative or antacid"),
+        (med(K, "potassium_citrate"), "Potassium citrate"),
+        (med(K, reasons=("kidney_stones",)), "Potassium citrate"),
+        (med(K, "potassium_phosphate"), "Potassium phosphate"),
+        (med("magnesium_containing", route="oral"), "Magnesium-containing product"),
+        (med("potassium_containing"), "Potassium-containing product"),
     ],
 )
 def test_other_uses_get_no_deficiency_card_and_a_kidney_card_only_when_severe(order, use):
@@ -276,7 +276,10 @@ def test_other_uses_get_no_deficiency_card_and_a_kidney_card_only_when_severe(or
     assert cards(facts(labs=(egfr(90),)), order) == []  # no level: still not "check levels"
     finding = one(facts(labs=(egfr(22), *normal)), order)
     assert finding.card_key.endswith("-other-use-kidney")
-    assert (finding.indicator, finding.values["use"]) == ("warning", use)
+    assert (finding.indicator, finding.values["use_label"]) == ("warning", use)
+    no_level = one(facts(labs=(egfr(22),)), order)
+    own = "magnesium" if finding.card_key.startswith("magnesium") else "potassium"
+    assert no_level.suggestions[0].labs == (own,)  # never the other electrolyte
 
 
 def test_iv_magnesium_without_a_reason_is_repletion_not_cramp_treatment():
@@ -285,9 +288,9 @@ def test_iv_magnesium_without_a_reason_is_repletion_not_cramp_treatment():
     assert cards(facts(labs=(egfr(90), lab("magnesium", 0.9))), iv) == []
     assert cards(facts(labs=(egfr(90), lab("magnesium", 0.55))), iv) == ["magnesium-repletion-info"]
     finding = one(facts(labs=(egfr(90),)), iv)
-    assert (finding.card_key, finding.values["use"]) == (
+    assert (finding.card_key, finding.values["use_label"]) == (
         "magnesium-check-levels",
-        "intravenous magnesium",
+        "IV magnesium",
     )
     assert cards(facts(labs=(egfr(22), lab("magnesium", 0.9))), iv) == ["magnesium-other-use-kidney"]
     assert cards(facts(labs=(egfr(90),), active=(iv,)), hook="patient-view") == []
@@ -361,6 +364,13 @@ def test_patient_view_never_shows_repletion_info():
 
 def test_unselected_draft_is_context_only():
     assert cards(facts(labs=(egfr(10),)), med(MG, selected=False)) == []
+
+
+def test_a_supplement_to_prevent_a_deficiency_states_its_reason():
+    """ "to prevent diuretic-induced hypokalaemia": not documented low, not unexplained."""
+    order = med(K, has_reason=True, text=("electrolyte_loss_prevention",))
+    assert cards(facts(labs=(egfr(90), lab("potassium", 4.2))), order) == []
+    assert cards(facts(labs=(egfr(90), lab("potassium", 5.6))), order) == ["potassium-level-high"]
 
 
 def test_deficiency_cards_respect_the_orders_indication_in_order_hooks():
