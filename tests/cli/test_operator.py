@@ -2,14 +2,22 @@
 
 - a misspelt `CDS_*` variable is named by every command, not only by `serve`;
 - a port already in use: one line, exit 2, and nothing created (no SQLite file);
-- `--help` shows click-style value names, never typer's `<bool>`/`<str>` tags.
+- `--help` shows click-style value names, never typer's `<bool>`/`<str>` tags;
+- `serve --workers 2` logs the URL it listens on.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import queue
 import re
+import signal
 import socket
+import subprocess
+import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -141,3 +149,34 @@ def test_help_shows_no_type_tags(argv: list[str]) -> None:
     result = CliRunner().invoke(cli, [*argv, "--help"], env={"COLUMNS": "120"})
     assert result.exit_code == 0, result.output
     assert not _TYPE_TAG.search(result.output), result.output
+
+
+def test_serve_with_two_workers_logs_where_it_listens(tmp_path: Path) -> None:
+    """The parent process logs the URL (uvicorn's line and ours) before any worker starts."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CDS_")}
+    env.update(CDS_DATABASE_URL=f"sqlite:///{tmp_path}/cds.db", CDS_LOG_JSON="true")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cds_service", "serve", "--port", str(port), "--workers", "2"],
+        cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+    lines: queue.Queue[str] = queue.Queue()
+    assert process.stderr is not None
+    threading.Thread(target=lambda: [lines.put(x) for x in process.stderr or ()], daemon=True).start()
+    seen: list[str] = []
+    try:
+        deadline = time.monotonic() + 60
+        while not any("Uvicorn running" in s for s in seen) and time.monotonic() < deadline:
+            try:
+                seen.append(lines.get(timeout=max(0.1, deadline - time.monotonic())))
+            except queue.Empty:
+                break
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+    events = [json.loads(line)["event"] for line in seen if line.startswith("{")]
+    url = f"http://127.0.0.1:{port}"
+    assert f"cds-service listening on {url} with 2 workers" in " ".join(events), seen
+    assert any(e.startswith(f"Uvicorn running on {url}") for e in events), seen
