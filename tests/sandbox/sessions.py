@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cds_service.rules import RULE_IDS
+from cds_service.rules.types import Indicator
 from cds_service.tools.scenario_model import Expect, Scenario
 
 StepKind = Literal[
@@ -41,6 +42,7 @@ class Step(_Model):
     reason: str | None = None  # dismiss: an override reason code the card offers
     expect: Expect | None = None  # the answer to the call this step makes (if it makes one)
     draft_is_not_an_order: bool = False  # no card names or acts on the medication-less draft
+    at_most: Indicator | None = None  # no card more urgent than this (e.g. info)
     sandbox_medication: str | None = None  # accept: the draft's RxNorm code after ("" = empty)
     ehr_orders: list[str] | None = None  # accept: an every-action EHR's orders after
     xfail: str | None = None

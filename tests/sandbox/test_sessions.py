@@ -28,6 +28,7 @@ from cds_service.app import create_app
 from cds_service.cli import cli
 from cds_service.commands.jwt_tools import LoadedKey, load_key, mint_token
 from cds_service.hooks import pipeline
+from cds_service.rules.types import INDICATOR_RANK
 from cds_service.tools.expectations import compare
 from cds_service.tools.fhir_memory import MemoryFhirTransport
 from cds_service.tools.outcome import card_key_of, from_http
@@ -164,6 +165,10 @@ def _judge(replay: Replay, step: Step, n: int, status: int, body: dict[str, Any]
             for suggestion in card.get("suggestions") or []:
                 if any(a.get("resourceId") == DRAFT_REFERENCE for a in suggestion["actions"]):
                     reasons.append(f"card {card_key_of(card)} acts on a draft with no medication")
+    if step.at_most is not None:
+        for card in body.get("cards", []):
+            if INDICATOR_RANK[card["indicator"]] < INDICATOR_RANK[step.at_most]:
+                reasons.append(f"{card['indicator']} card {card_key_of(card)}: more than {step.at_most}")
     where = f"step {n} ({step.do})"
     if step.xfail:
         (replay.xfailed if reasons else replay.xpassed).append(f"{where}: {step.xfail}")
