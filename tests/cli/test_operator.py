@@ -175,7 +175,11 @@ def test_serve_with_two_workers_logs_where_it_listens(tmp_path: Path) -> None:
                 break
     finally:
         os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)  # never leave a server behind
+            process.wait()
     events = [json.loads(line)["event"] for line in seen if line.startswith("{")]
     url = f"http://127.0.0.1:{port}"
     assert f"cds-service listening on {url} with 2 workers" in " ".join(events), seen
