@@ -18,7 +18,8 @@ What it does, in order (details in bench/README.md):
    round), `wrk -t1 -c16 -d<duration>s` each, recording req/s, p50/p99 latency and the server
    process's CPU time per request (/proc/<pid>/stat). Then the fallback path: one request at a
    time, alternating the four direct stub queries with the hook call.
-5. Medians over rounds, PASS/FAIL per target, a markdown table on stdout and in bench/RESULTS.md.
+5. Medians over rounds, PASS/FAIL per target, a markdown table on stdout and in bench/results/RESULTS.md (untracked;
+   `--output bench/RESULTS.md` publishes a run).
 """
 
 from __future__ import annotations
@@ -557,8 +558,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--delay-ms", type=float, default=50.0, help="FHIR stub delay per request")
     p.add_argument("--fallback-samples", type=int, default=15, help="hook calls per round")
     p.add_argument("--generator", choices=("auto", "wrk", "python"), default="auto")
-    p.add_argument("--output", type=Path, default=HERE / "RESULTS.md")
-    p.add_argument("--no-write", action="store_true", help="print only, leave RESULTS.md alone")
+    p.add_argument("--output", type=Path, default=HERE / "results" / "RESULTS.md",
+                   help="where the table goes (untracked by default; to publish a run, "
+                   "--output bench/RESULTS.md)")
+    p.add_argument("--no-write", action="store_true", help="print only, write no file")
     p.add_argument("--strict", action="store_true", help="exit 1 when a target fails")
     p.add_argument("--nice", type=int, default=None,
                    help="scheduling priority of harness, servers and wrk (default -10 as root, "
@@ -710,6 +713,7 @@ def main(argv: list[str]) -> int:
     print()
     print(text)
     if not args.no_write:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(text)
         log(f"wrote {args.output}")
     if args.keep:

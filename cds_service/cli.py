@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
-from cds_service.settings import Settings, describe_error, load_settings
+from cds_service.settings import Settings, describe_error, load_settings, unknown_variables
 
 cli = typer.Typer(
     help="CDS Hooks 2.0 service for the lower-extremity muscle cramp guideline.",
@@ -15,6 +15,14 @@ cli = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+@cli.callback()
+def _every_command(ctx: typer.Context) -> None:
+    """Name misspelt CDS_* variables for every command (serve logs them from the service)."""
+    if ctx.invoked_subcommand != "serve":
+        for note in unknown_variables():
+            typer.echo(f"Warning: {note}", err=True)
 
 
 def settings_or_exit() -> Settings:
@@ -57,7 +65,14 @@ def serve(
     """Run the HTTP service (settings from CDS_* environment variables)."""
     import uvicorn
 
-    usable_or_exit(settings_or_exit())  # fail fast, before uvicorn starts workers
+    from cds_service.commands.serving import log_listening, port_free_or_exit
+    from cds_service.observability.logging import configure_logging
+
+    settings = settings_or_exit()
+    port_free_or_exit(host, port)  # before the database file is created
+    usable_or_exit(settings)  # fail fast, before uvicorn starts workers
+    configure_logging(settings.log_level, settings.log_json)  # the parent's lines, too
+    log_listening(settings, host, port, workers)
     uvicorn.run(
         "cds_service.app:app_from_env",
         factory=True,
@@ -86,6 +101,15 @@ cli.command(help="Build a hook request JSON from a patient Bundle and draft orde
 from cds_service.commands.check import check  # noqa: E402
 
 cli.command(help="Run the scenario table; pass/fail per scenario with reasons.")(check)
+from cds_service.commands.keys import keys  # noqa: E402
+
+cli.add_typer(keys, name="keys")
+from cds_service.commands.token import token  # noqa: E402
+
+cli.command(help="Mint a test JWT for one endpoint URL from a local private key.")(token)
+from cds_service.commands.trust_check import trust  # noqa: E402
+
+cli.add_typer(trust, name="trust")
 
 
 def main() -> None:

@@ -22,6 +22,12 @@ log = logging.getLogger(__name__)
 Profile = Literal["production", "development", "sandbox"]
 
 SANDBOX_ORIGIN = "https://sandbox.cds-hooks.org"
+# A sandbox run locally (docs/sandbox.md): a production build served on 3000, or its README's
+# `npm run dev` on 8080, which moves to 8081 when the service holds 8080. The browser's origin
+# is whatever the tester typed, and localhost and 127.0.0.1 are different origins.
+LOCAL_SANDBOX_ORIGINS = tuple(
+    f"http://{host}:{port}" for port in (3000, 8081, 8080) for host in ("localhost", "127.0.0.1")
+)
 
 
 def _split_csv(value: object) -> object:
@@ -135,7 +141,7 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _profile_defaults(self) -> Settings:
         if self.profile in ("development", "sandbox") and not self.cors_origins:
-            self.cors_origins = [SANDBOX_ORIGIN, "http://localhost:3000"]
+            self.cors_origins = [SANDBOX_ORIGIN, *LOCAL_SANDBOX_ORIGINS]
         if self.profile == "production" and "*" in self.cors_origins:
             raise ValueError("CDS_CORS_ORIGINS='*' is not allowed in production")
         if self.profile == "production" and "*" in self.fhir_allowed_hosts:

@@ -5,6 +5,9 @@ Pure ASGI (not BaseHTTPMiddleware) keeps the per-request cost to a header append
 
 from __future__ import annotations
 
+import logging
+import re
+
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -41,8 +44,55 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+log = logging.getLogger(__name__)
+_UNPRINTABLE = re.compile(r"[^\x21-\x7e]")
+_MAX_LOGGED_ORIGINS = 32
+
+
+class RefusedOriginLog:
+    """Names a browser origin CORS refuses in the log, once per origin, with the setting to
+    change. The browser shows the refusal only in its own console; the tester reads ours."""
+
+    def __init__(self, app: ASGIApp, *, allowed: list[str]) -> None:
+        self.app = app
+        self.allowed = frozenset(allowed)
+        self.logged: set[str] = set()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and "*" not in self.allowed:
+            self._check(scope)
+        await self.app(scope, receive, send)
+
+    def _check(self, scope: Scope) -> None:
+        origin = host = None
+        for name, value in scope["headers"]:
+            if name == b"origin":
+                origin = value.decode("latin-1")
+            elif name == b"host":
+                host = value.decode("latin-1")
+        if origin is None or origin in self.allowed or origin in self.logged:
+            return
+        if host is not None and origin.partition("://")[2] == host:
+            return  # same origin (e.g. our own /docs page): CORS does not apply
+        if len(self.logged) >= _MAX_LOGGED_ORIGINS:
+            return
+        self.logged.add(origin)
+        shown = _UNPRINTABLE.sub("?", origin[:200]) + ("..." if len(origin) > 200 else "")
+        log.warning(
+            "CORS: refused the browser origin %s (not in CDS_CORS_ORIGINS; allowed: %s). "
+            "A browser page there, such as a local CDS Hooks Sandbox, gets no answer: add the "
+            "origin exactly as the browser shows it (localhost and 127.0.0.1 differ). "
+            "Logged once per origin.",
+            shown,
+            ", ".join(sorted(self.allowed)) or "none",
+        )
+        if len(self.logged) == _MAX_LOGGED_ORIGINS:
+            log.warning("CORS: further refused origins are not logged")
+
+
 def install_middleware(app: FastAPI, cors_origins: list[str], *, docs_served: bool) -> None:
-    """CORS outermost so even 4xx/5xx carry the allow-origin header the browser needs."""
+    """CORS around the app so even 4xx/5xx carry the allow-origin header the browser needs;
+    the refused-origin log around that (it only reads headers), so it sees preflights too."""
     app.add_middleware(SecurityHeaders, docs_served=docs_served)
     if cors_origins:
         app.add_middleware(
@@ -55,3 +105,4 @@ def install_middleware(app: FastAPI, cors_origins: list[str], *, docs_served: bo
             # Chrome's Private Network Access preflight: the hosted sandbox may reach localhost.
             allow_private_network=True,
         )
+    app.add_middleware(RefusedOriginLog, allowed=cors_origins)  # outermost: sees preflights

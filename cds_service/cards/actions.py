@@ -2,8 +2,19 @@
 
 - remove-order: `delete` by `resourceId` ("MedicationRequest/<id>"), never a resource.
 - add-baclofen: `create` a MedicationRequest (RxNorm coded, one Dosage per titration step).
-- replace-with-baclofen: both, in one suggestion (the client applies deletes first).
-- order-labs: `create` one LOINC-coded ServiceRequest per lab.
+- replace-with-baclofen: `create` baclofen, then `delete` the draft, in one suggestion.
+- order-labs: one suggestion per lab, each a single `create` of a LOINC-coded ServiceRequest.
+
+The shapes follow what clients really do with a suggestion (docs/sandbox.md). The spec applies
+every action of an accepted suggestion; the CDS Hooks Sandbox applies only the first one it can
+(Rx View: a `create`/`update` whose resource has a `medicationCodeableConcept` swaps the draft's
+medication; a `delete` empties the draft) and ignores the rest. So:
+
+- the swap puts `create` first: the sandbox swaps the draft to baclofen (a replacement), and an
+  EHR that applies both creates baclofen and deletes the draft (the same replacement). With the
+  delete first the sandbox only emptied the draft, yet the click was recorded as accepted;
+- a suggestion never bundles several orders: with one lab per suggestion, a client that applies
+  one action per suggestion orders exactly what was accepted, and feedback names that one lab.
 
 Created resources are `status: draft`, `intent: order`: accepting a suggestion adds an unsigned
 order to the clinician's ordering session, exactly like the EHR's own draft orders (the
@@ -29,9 +40,7 @@ def build_suggestions(
     """The card's suggestions and its selectionBehavior (None when there are none)."""
     built: list[tuple[SuggestionSpec, Suggestion]] = []
     for spec in finding.suggestions:
-        suggestion = _suggestion(spec, finding, inp, catalog)
-        if suggestion is not None:
-            built.append((spec, suggestion))
+        built.extend((spec, s) for s in _suggestions(spec, finding, inp, catalog))
     if not built:
         return [], None
     # Removing the drug and replacing it are alternatives: the clinician picks one.
@@ -39,24 +48,24 @@ def build_suggestions(
     return [s for _, s in built], "at-most-one" if alternatives else "any"
 
 
-def _suggestion(
+def _suggestions(
+    spec: SuggestionSpec, finding: Finding, inp: RuleInput, catalog: CardCatalog
+) -> list[Suggestion]:
+    if spec.kind == "order-labs":
+        return [_lab_suggestion(spec, lab_id, finding, inp, catalog) for lab_id in spec.labs]
+    one = _drug_suggestion(spec, finding, inp, catalog)
+    return [one] if one is not None else []
+
+
+def _drug_suggestion(
     spec: SuggestionSpec, finding: Finding, inp: RuleInput, catalog: CardCatalog
 ) -> Suggestion | None:
+    """remove-order, add-baclofen or replace-with-baclofen (create first, then delete)."""
     deleting = spec.kind in DELETING_KINDS
     if deleting and (not inp.is_order_hook or not spec.order_reference):
         return None  # patient-view has no draft to delete; an order without an id can't be named
-    patient = f"Patient/{inp.facts.patient_id}"
-    drug = finding.order.display if finding.order else ""
     actions: list[Action] = []
     schedule: Schedule | None = None
-    if deleting and spec.order_reference:
-        actions.append(
-            Action(
-                type="delete",
-                description=catalog.action_text("delete", drug=drug),
-                resourceId=spec.order_reference,
-            )
-        )
     if spec.kind in ("add-baclofen", "replace-with-baclofen"):
         if spec.schedule is None:
             return None
@@ -65,31 +74,50 @@ def _suggestion(
             Action(
                 type="create",
                 description=catalog.baclofen_action_text(spec.schedule),
-                resource=baclofen_request(schedule, patient, catalog),
+                resource=baclofen_request(schedule, _patient(inp), catalog),
             )
         )
-    lab_names: list[str] = []
-    for lab_id in spec.labs if spec.kind == "order-labs" else ():
-        lab = catalog.orderables.labs[lab_id]
-        lab_names.append(lab.name)
+    if deleting and spec.order_reference:
+        drug = finding.order.display if finding.order else ""
         actions.append(
             Action(
-                type="create",
-                description=catalog.lab_action_text(lab_id),
-                resource=lab_request(lab_id, patient, catalog),
+                type="delete",
+                description=catalog.action_text("delete", drug=drug),
+                resourceId=spec.order_reference,
             )
         )
     if not actions:
         return None
     label = catalog.suggestion_label(
-        finding.card_key,
-        spec.kind,
-        schedule=schedule.summary if schedule else None,
-        labs=tuple(lab_names),
+        finding.card_key, spec.kind, schedule=schedule.summary if schedule else None, labs=()
     )
     return Suggestion(
         label=label, uuid=new_id(), isRecommended=spec.recommended or None, actions=actions
     )
+
+
+def _lab_suggestion(
+    spec: SuggestionSpec, lab_id: str, finding: Finding, inp: RuleInput, catalog: CardCatalog
+) -> Suggestion:
+    """One lab, one `create`: what is accepted is exactly what gets ordered."""
+    label = catalog.suggestion_label(
+        finding.card_key,
+        spec.kind,
+        schedule=None,
+        labs=(catalog.orderables.labs[lab_id].name,),
+    )
+    action = Action(
+        type="create",
+        description=catalog.lab_action_text(lab_id),
+        resource=lab_request(lab_id, _patient(inp), catalog),
+    )
+    return Suggestion(
+        label=label, uuid=new_id(), isRecommended=spec.recommended or None, actions=[action]
+    )
+
+
+def _patient(inp: RuleInput) -> str:
+    return f"Patient/{inp.facts.patient_id}"
 
 
 def _number(value: float) -> float | int:

@@ -174,11 +174,21 @@ class TrustedClient(BaseModel):
 
 def _read_json(path: Path) -> object:
     try:
-        return json.loads(path.read_bytes())
+        raw = path.read_bytes()
     except OSError as exc:
         raise ValueError(f"cannot read {path}: {exc.strerror}") from None
+    if raw.lstrip().startswith(b"-----BEGIN"):
+        private = b"PRIVATE" in raw.lstrip().split(b"\n", 1)[0]
+        raise ValueError(
+            f"{path} is a PEM key, not a JWK Set (JSON); convert it with `cds-service keys "
+            f"jwks {path} --kid <the kid the client's tokens carry> -o <name>.jwks.json`"
+            + ("; it holds a PRIVATE key, which belongs with the client, never in a trust file"
+               if private else "")
+        )
+    try:
+        return json.loads(raw)
     except ValueError:
-        raise ValueError(f"{path} is not valid JSON") from None
+        raise ValueError(f"{path} is not valid JSON (a JWK Set: {{\"keys\": [...]}})") from None
 
 
 @dataclass(frozen=True, slots=True)

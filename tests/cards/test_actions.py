@@ -49,13 +49,18 @@ def test_remove_or_replace_are_alternatives(catalog):
     card = _card(catalog, "quinine-for-cramps", REMOVE, REPLACE)
     assert card.selectionBehavior == "at-most-one"
     assert sum(1 for s in card.suggestions if s.isRecommended) == 1
-    delete, create = card.suggestions[1].actions
-    assert (delete.type, create.type) == ("delete", "create")  # deletes first
+    create, delete = card.suggestions[1].actions
+    # create first: the sandbox applies only the first action it can, and then swaps the
+    # draft's drug (a replacement); with the delete first it only emptied the draft.
+    assert (create.type, delete.type) == ("create", "delete")
+    assert create.resource["medicationCodeableConcept"]["text"]
+    assert create.resource["medicationCodeableConcept"]["coding"][0]["code"] == "197391"
+    assert delete.resourceId == "MedicationRequest/q1"
 
 
 def test_baclofen_titration_is_three_sequenced_dosages(catalog):
     card = _card(catalog, "quinine-for-cramps", REPLACE)
-    resource = card.suggestions[0].actions[1].resource
+    resource = card.suggestions[0].actions[0].resource
     assert resource["resourceType"] == "MedicationRequest"
     assert (resource["status"], resource["intent"]) == ("draft", "order")
     assert resource["subject"] == {"reference": "Patient/pat-1"}
@@ -87,15 +92,22 @@ def test_start_low_schedule_uses_the_5_mg_tablet(catalog):
     assert card.selectionBehavior == "any"
 
 
-def test_lab_orders_are_loinc_coded_service_requests(catalog):
-    spec = SuggestionSpec("order-labs", labs=("magnesium", "potassium", "tsh"))
+def test_each_lab_is_its_own_single_action_suggestion(catalog):
+    spec = SuggestionSpec("order-labs", labs=("magnesium", "potassium", "tsh"), recommended=True)
     card = _card(catalog, "magnesium-check-levels", spec)
-    resources = [a.resource for a in card.suggestions[0].actions]
+    assert [s.label for s in card.suggestions] == [
+        "Order magnesium", "Order potassium", "Order TSH"
+    ]
+    assert all(len(s.actions) == 1 for s in card.suggestions)
+    resources = [s.actions[0].resource for s in card.suggestions]
     assert [r["code"]["coding"][0]["code"] for r in resources] == ["19123-9", "2823-3", "3016-3"]
     assert all(r["resourceType"] == "ServiceRequest" for r in resources)
     assert all((r["status"], r["intent"]) == ("draft", "order") for r in resources)
     assert len({r["id"] for r in resources}) == 3
-    assert card.suggestions[0].label == "Order magnesium, potassium, TSH"
+    assert len({s.uuid for s in card.suggestions}) == 3
+    # Independent choices: any of them, each recommended as the rule asked.
+    assert card.selectionBehavior == "any"
+    assert all(s.isRecommended for s in card.suggestions)
 
 
 def test_fresh_ids_on_every_render(catalog):
@@ -103,7 +115,7 @@ def test_fresh_ids_on_every_render(catalog):
     second = _card(catalog, "quinine-for-cramps", REPLACE)
     assert first.uuid != second.uuid
     assert first.suggestions[0].uuid != second.suggestions[0].uuid
-    ids = {c.suggestions[0].actions[1].resource["id"] for c in (first, second)}
+    ids = {c.suggestions[0].actions[0].resource["id"] for c in (first, second)}
     assert len(ids) == 2
 
 
