@@ -56,13 +56,18 @@ def build_engine(
     return Engine(
         terminology=terminology,
         catalog=default_catalog(),
-        fhir=FhirClient.create(settings.fhir_timeout_seconds, transport=fhir_transport),
+        fhir=FhirClient.create(
+            settings.fhir_timeout_seconds,
+            transport=fhir_transport,
+            max_bytes=settings.fhir_max_response_bytes,
+        ),
         config=PipelineConfig(
             limits=FetchLimits(
                 per_call_timeout=settings.fhir_timeout_seconds,
                 deadline=settings.request_deadline_seconds,
                 max_pages=settings.max_pages,
                 max_entries_per_key=settings.max_entries_per_key,
+                max_json_values=settings.fhir_max_json_values,
             ),
             thresholds=Thresholds(hypomagnesemia_mmol_per_l=settings.hypomagnesemia_mmol_per_l),
             lab_max_age_days=settings.lab_max_age_days,

@@ -57,16 +57,17 @@ def serve(
     """Run the HTTP service (settings from CDS_* environment variables)."""
     import uvicorn
 
-    usable_or_exit(settings_or_exit())  # fail fast, before uvicorn starts workers
+    from cds_service.api.serving import uvicorn_options
+
+    settings = settings_or_exit()
+    usable_or_exit(settings)  # fail fast, before uvicorn starts workers
     uvicorn.run(
         "cds_service.app:app_from_env",
         factory=True,
         host=host,
         port=port,
         workers=workers,
-        log_config=None,
-        access_log=False,
-        proxy_headers=True,
+        **uvicorn_options(settings),
     )
 
 

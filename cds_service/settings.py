@@ -117,8 +117,9 @@ class Settings(BaseSettings):
         description="Largest FHIR answer, counted after decompression while it streams in.",
     )
     fhir_max_json_values: int = Field(
-        400_000, ge=1_000, le=20_000_000, description="JSON values (objects, arrays, strings, "
-        "numbers) read from the FHIR server in one hook call, counted while they stream in.",
+        1_000_000, ge=1_000, le=20_000_000, description="JSON values (objects, arrays, strings, "
+        "numbers) read from the FHIR server by one hook call's prefetch fetching (and again by "
+        "its Medication look-ups), counted while they stream in; one answer at most 250,000.",
     )
     database_url: str = Field(
         "sqlite:///./cds_service.db",
