@@ -85,7 +85,7 @@ def rate_key(request: Request, caller: AuthenticatedClient) -> str:
 
 
 def _check_allowance(limiter: RateLimiter, client: str, items: int, *, take: bool = False) -> None:
-    wait = limiter.take(client, items) if take else limiter.retry_after(client, items)
+    wait = limiter.take(client, items, dry_run=not take)
     if wait:
         raise TooManyRequests(
             f"Too many feedback items from this client; retry after {wait} s.", retry_after=wait

@@ -17,6 +17,7 @@ from fastapi import APIRouter
 from sqlalchemy import delete, insert
 from starlette.responses import Response
 
+from cds_service.api.errors import error_response
 from cds_service.api.state import StateDep
 from cds_service.store.tables import SeenJwt
 
@@ -43,8 +44,9 @@ async def ready(state: StateDep) -> Response:
         with anyio.fail_after(PROBE_TIMEOUT_SECONDS):
             await anyio.to_thread.run_sync(_write_probe, abandon_on_cancel=True)
     except Exception:  # any database failure or a hang means "not ready", never a 500
-        down = {"status": "unavailable", "database": "error"}
-        return Response(orjson.dumps(down), status_code=503, media_type="application/json")
+        # Like every error: an OperationOutcome (the reason stays in the server, not here).
+        return error_response(503, "Not ready: the database does not take writes.",
+                              code="not-ready", retry_after=5)
     body: dict[str, object] = {
         "status": "ok",
         "services": len(list(state.registry)),

@@ -54,17 +54,14 @@ class RateLimiter:
             bucket.updated = now
         return bucket
 
-    def retry_after(self, client: str, units: int = 1) -> int:
-        """0 when `units` may be taken now (nothing is taken), else whole seconds to wait."""
+    def take(self, client: str, units: int, *, dry_run: bool = False) -> int:
+        """Take `units` (unless `dry_run`) and return 0; or take nothing, count a refusal and
+        return the whole seconds to wait."""
         bucket = self._bucket(client)
         missing = min(units, self.capacity) - bucket.tokens
-        return 0 if missing <= 0 else max(1, math.ceil(missing / self.rate))
-
-    def take(self, client: str, units: int) -> int:
-        """Take `units` and return 0, or take nothing and return the seconds to wait."""
-        wait = self.retry_after(client, units)
-        if wait:
+        if missing > 0:
             self.refused += 1
-            return wait
-        self._buckets[client].tokens -= units
+            return max(1, math.ceil(missing / self.rate))
+        if not dry_run:
+            bucket.tokens -= units
         return 0
