@@ -124,9 +124,10 @@ def create_app(
             settings.max_queued_calls,
             settings.queue_timeout_seconds,
         ),
-        connections=ConnectionGuard(HttpLimits.from_settings(settings)),
+        connections=ConnectionGuard(HttpLimits.from_settings(settings), settings.cors_origins),
         feedback_limiter=RateLimiter(settings.feedback_items_per_minute),
     )
+    state.connections.state = state
     if state.observer.metrics is not None:
         state.observer.metrics.watch_load(functools.partial(_load_snapshot, state))
 
@@ -176,7 +177,12 @@ def _load_snapshot(state: AppState) -> LoadSnapshot:
         limit_events=dict(state.connections.stats.counts),
         calls_in_flight=state.admission.in_flight,
         calls_queued=state.admission.queued,
-        calls_shed={"queue_full": shed.shed_queue_full, "queue_timeout": shed.shed_queue_timeout},
+        calls_shed={
+            "queue_full": shed.shed_queue_full,
+            "queue_timeout": shed.shed_queue_timeout,
+            "stale": shed.shed_stale,
+            "backlog": shed.shed_backlog,
+        },
         feedback_throttled=state.feedback_limiter.refused,
     )
 

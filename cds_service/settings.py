@@ -106,7 +106,9 @@ class Settings(BaseSettings):
         32, ge=0, le=100_000, description="Calls that may wait for a free slot; beyond, 503."
     )
     queue_timeout_seconds: float = Field(
-        0.1, ge=0, le=30, description="Longest wait for a free slot before a 503."
+        0.1, ge=0, le=30, description="Longest a call may wait between the arrival of its "
+        "headers and the start of its processing (in the event loop's backlog or for a free "
+        "slot); then 503.",
     )
     feedback_items_per_minute: int = Field(
         1_200, ge=1, le=1_000_000, description="Feedback items one client may post per minute "

@@ -29,12 +29,13 @@ import enum
 import logging
 import resource
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import httptools
 import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from cds_service.api.admission import RECEIVED_AT, Refusal, is_call
 from cds_service.api.errors import operation_outcome
 from cds_service.api.middleware import SECURITY_HEADERS
 from cds_service.observability.limits import LimitLog
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
     from uvicorn.config import Config
     from uvicorn.server import ServerState
 
+    from cds_service.api.state import AppState
     from cds_service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -111,8 +113,10 @@ def raise_fd_limit() -> None:
 class ConnectionGuard:
     """Per-process connection bookkeeping shared by every `GuardedHttpProtocol`."""
 
-    def __init__(self, limits: HttpLimits) -> None:
+    def __init__(self, limits: HttpLimits, cors_origins: list[str] | None = None) -> None:
         self.limits = limits
+        self.state: AppState | None = None  # set by create_app: admission control
+        self.refusal = Refusal(cors_origins or [])
         self.max_connections = fd_cap(limits.max_connections)
         if self.max_connections < limits.max_connections:
             log.warning(
@@ -295,11 +299,26 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
+        # When the request arrived, for admission control (api/admission) to see its wait.
+        cast(dict[str, Any], self.scope)[RECEIVED_AT] = self.loop.time()
         self.phase = Phase.BODY
         self._head_bytes = 0
         self._requests += 1
         self.guard.forget(self)
         self._arm(self.limits.body_timeout, self._body_too_slow)
+        state = self.guard.state
+        path = self.url.split(b"?", 1)[0].decode("latin-1")
+        if is_call(self.parser.get_method().decode("latin-1"), path) and (
+            state is not None and state.admission.backlog_full()
+        ):
+            # Refused on arrival: uvicorn runs this small app for the request instead of ours
+            # (as it does for its own `limit_concurrency`), and reads and drops the body.
+            app, self.app = self.app, self.guard.refusal
+            try:
+                super().on_headers_complete()
+            finally:
+                self.app = app
+            return
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:

@@ -112,8 +112,10 @@ class _LoadCollector(Collector):
             "cds_calls_queued", "Calls waiting for a free slot now.", value=snap.calls_queued
         )
         shed = CounterMetricFamily(
-            "cds_calls_shed", "Calls refused with 503 under overload, by reason: queue_full "
-            "(no room to wait), queue_timeout (no slot within CDS_QUEUE_TIMEOUT_SECONDS).",
+            "cds_calls_shed", "Calls refused with 503 under overload, by reason: backlog (on "
+            "arrival: the calls let in already fill the concurrency and queue), stale (waited "
+            "longer than CDS_QUEUE_TIMEOUT_SECONDS to be read), queue_full (no room to wait), "
+            "queue_timeout (no slot within CDS_QUEUE_TIMEOUT_SECONDS of arriving).",
             labels=["reason"],
         )
         for reason, count in sorted(snap.calls_shed.items()):
