@@ -15,8 +15,10 @@
    20% of idle.
 2. **Slow clients.** The server in the production profile with JWT on (a trust file with a key
    made for the run). Thousands of connections (default 5,000, over the 2,048 cap) that never
-   finish a request: silent ones, half-sent headers dripping a byte every 2 s, and bodies that
-   never come; each reopens as soon as the server closes it. Meanwhile an authenticated hook
+   finish a request: silent ones, and half-sent headers dripping a byte every 2 s; each reopens
+   0.5-1.5 s after the server closes it, as slowloris does. (A body that never comes is no
+   threat without a token: the answer is 401 at once and the connection is closed, which
+   tests/hostile covers.) Meanwhile an authenticated hook
    call (fresh token, new connection) every 0.25 s. Reported: attacker connections open at
    once, the server's open connections and limit counters (/metrics), the authenticated calls'
    statuses and latency, RSS. Target: every authenticated call 200 within 1 s.
@@ -237,15 +239,16 @@ def mint(key: Any, audience: str) -> str:
     now = int(time.time())
     claims = {"iss": "https://ehr.bench.invalid", "aud": audience, "iat": now, "exp": now + 300,
               "jti": str(uuid.uuid4())}
-    return str(jwt.encode({"alg": "ES384", "typ": "JWT", "kid": "bench-1"}, claims, key))
+    return str(jwt.encode({"alg": "ES384", "typ": "JWT", "kid": "bench-1"}, claims, key, algorithms=["ES384"]))
 
 
 async def slow_attack(port: int, key: Any, base: str, body: bytes, args: argparse.Namespace, result: SlowResult, server: harness.Server) -> None:
     stop = time.perf_counter() + args.duration
     open_now = 0
 
-    async def attacker(kind: int) -> None:
+    async def attacker(kind: int, start: float) -> None:
         nonlocal open_now
+        await asyncio.sleep(start)  # ramp up over two seconds
         while time.perf_counter() < stop:
             try:
                 reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -258,9 +261,6 @@ async def slow_attack(port: int, key: Any, base: str, body: bytes, args: argpars
             try:
                 if kind == 1:  # half-sent headers, a byte now and then
                     writer.write(b"POST " + HOOK.encode() + b" HTTP/1.1\r\nHost: x\r\nX-Slow: ")
-                elif kind == 2:  # headers done, the body never comes (no token: 401, closed)
-                    writer.write(b"POST " + HOOK.encode() + b" HTTP/1.1\r\nHost: x\r\n"
-                                 b"Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n{")
                 while time.perf_counter() < stop:
                     try:
                         data = await asyncio.wait_for(reader.read(65536), 2.0)
@@ -274,7 +274,7 @@ async def slow_attack(port: int, key: Any, base: str, body: bytes, args: argpars
             finally:
                 open_now -= 1
                 writer.close()
-            await asyncio.sleep(random.uniform(0.0, 0.1))
+            await asyncio.sleep(random.uniform(0.5, 1.5))  # then reopen, like slowloris does
 
     async def authenticated_calls() -> None:
         await asyncio.sleep(3)  # let the attack build up
@@ -302,7 +302,7 @@ async def slow_attack(port: int, key: Any, base: str, body: bytes, args: argpars
             result.server_open_max = max(result.server_open_max, metrics.get("cds_http_connections", 0))
             result.rss_peak_kb = max(result.rss_peak_kb, server.status_kb("VmRSS"))
 
-    tasks = [attacker(i % 3) for i in range(args.half_open)]
+    tasks = [attacker(i % 2, 2.0 * i / args.half_open) for i in range(args.half_open)]
     await asyncio.gather(*tasks, authenticated_calls(), watch_server())
 
 
@@ -390,10 +390,14 @@ def report(overloads: list[OverloadResult], slow: SlowResult | None, args: argpa
             f"{p50:.0f} / {p99:.0f} / {worst:.0f} | {slow.rss_idle_kb / 1024:.0f} / {slow.rss_peak_kb / 1024:.0f} / {slow.rss_after_kb / 1024:.0f} |")
         add("")
         add(f"Limits that bit (from /metrics): {limits or 'none'}.")
-        all_ok = slow.auth_errors == 0 and set(slow.auth_status) == {200} and (not slow.auth_ms or max(slow.auth_ms) <= AUTH_CALL_TARGET_S * 1000)
-        ok &= all_ok
+        answered = bool(slow.auth_ms) and slow.auth_errors == 0 and set(slow.auth_status) == {200}
+        in_time = answered and max(slow.auth_ms) <= AUTH_CALL_TARGET_S * 1000
+        ok &= answered and in_time
         add("")
-        add(f"- {'PASS' if all_ok else 'FAIL'}: every authenticated call answered 200 within {AUTH_CALL_TARGET_S:.0f} s")
+        add(f"- {'PASS' if answered else 'FAIL'}: every authenticated call answered 200 "
+            f"({sum(slow.auth_status.values())} calls, {slow.auth_errors} failed)")
+        add(f"- {'PASS' if in_time else 'FAIL'}: each within {AUTH_CALL_TARGET_S:.0f} s "
+            f"(slowest {max(slow.auth_ms, default=0):.0f} ms)")
     return "\n".join(lines), ok
 
 
