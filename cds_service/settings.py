@@ -79,8 +79,9 @@ class Settings(BaseSettings):
     max_pages: int = Field(10, ge=1, le=1_000, description="Most `next` pages followed per key.")
     # Hostile load (SECURITY.md §7): what one client, one connection or one FHIR server may cost.
     http_max_connections: int = Field(
-        2048, ge=16, le=100_000, description="Open HTTP connections per process; at the cap the "
-        "longest-idle connection without a request in progress is closed for a new one.",
+        8192, ge=16, le=100_000, description="Open HTTP connections per process (lowered to fit "
+        "the descriptor limit); at the cap the longest-idle connection without a request in "
+        "progress is closed for a new one.",
     )
     http_idle_timeout_seconds: float = Field(
         5.0, gt=0, le=300, description="A connection with no request in progress is closed "

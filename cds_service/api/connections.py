@@ -55,7 +55,7 @@ _HEAD_END = b"\r\n\r\n"
 
 @dataclass(frozen=True, slots=True)
 class HttpLimits:
-    max_connections: int = 2048
+    max_connections: int = 8192
     idle_timeout: float = 5.0
     header_timeout: float = 10.0
     body_timeout: float = 20.0
