@@ -14,8 +14,11 @@ with `GuardedHttpProtocol`, a subclass of its httptools protocol that adds, per 
 
 and, per process, at most `max_connections` open: a new connection beyond that closes the
 longest-idle one that has no request in progress (slow or idle clients go first); when every
-connection is busy the new one gets 503. Each refusal is an OperationOutcome, counted in
-/metrics and logged (rate-limited, never with an address or a header).
+connection is busy the new one gets 503. It also stamps each request's arrival for admission
+control (api/admission), and refuses a hook or feedback call as its headers arrive when the
+calls already let in fill the concurrency and queue (503, without an application task).
+Each refusal is an OperationOutcome, counted in /metrics and logged (rate-limited, never with
+an address or a header).
 
 The protocol finds its `ConnectionGuard` on the application (`app.state.cds.connections`), so
 there is no global state and one guard per app.

@@ -98,3 +98,23 @@ async def test_excess_calls_get_503_quickly_while_accepted_ones_answer(
     assert 'cds_calls_shed_total{reason="queue_full"} 6.0' in metrics
     assert 'cds_calls_shed_total{reason="queue_timeout"} 2.0' in metrics
     assert "cds_calls_in_flight 0.0" in metrics
+
+
+def test_a_flood_of_refusals_is_logged_as_a_few_lines(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    from cds_service.observability.limits import LimitLog
+
+    now = [0.0]
+    limit_log = LimitLog(logging.getLogger("test.limits"), interval=10, clock=lambda: now[0])
+    with caplog.at_level(logging.WARNING, logger="test.limits"):
+        for second in range(25):
+            now[0] = float(second)
+            for _ in range(100):
+                limit_log.bit("overload: call refused (503)")
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines == [
+        "overload: call refused (503)",
+        "overload: call refused (503) (and 999 more since the last report)",
+        "overload: call refused (503) (and 999 more since the last report)",
+    ]
