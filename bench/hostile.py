@@ -10,7 +10,8 @@
    status: count and latency (p50, p99, max) of accepted (200) calls; 503s are counted (and
    checked against /metrics); anything else is an error. RSS: after warm-up (idle), peak
    (VmHWM), and 5 s after the load stops. The same run with admission control off
-   (`CDS_MAX_CONCURRENT_CALLS=10000`) comes first as the baseline, unless --no-baseline.
+   (10,000 concurrent and queued, 30 s queue timeout) comes first as the baseline, unless
+   --no-baseline.
    Targets: p99 of accepted calls <= 500 ms; no errors besides counted 503s; RSS after within
    20% of idle.
 2. **Slow clients.** The server in the production profile with JWT on (a trust file with a key
