@@ -54,16 +54,12 @@ def _no_cookies() -> CookieJar:
 class JsonBudget:
     """JSON values one hook call may still read from FHIR servers (all its answers together).
 
-    Shared by the concurrent fetches of a call (one event loop: no lock needed)."""
+    Shared by the concurrent fetches of a call and spent as the bytes stream in, so that
+    concurrent answers cannot each take the whole of it (one event loop: no lock needed).
+    An answer that is refused has still spent what it sent."""
 
     def __init__(self, values: int = DEFAULT_CALL_VALUES) -> None:
         self.values = values
-
-    def allowance(self) -> int:
-        return min(self.values, MAX_VALUES_PER_RESPONSE)
-
-    def spend(self, values: int) -> None:
-        self.values -= values
 
 
 class _Inflater:
@@ -197,9 +193,8 @@ class FhirClient:
         status: int | None = None
         try:
             async with asyncio.timeout(timeout):
-                status, raw, values = await self._get(url, headers, timeout, host, budget)
+                status, raw = await self._get(url, headers, timeout, host, budget)
                 body = _parse(raw, host)
-                budget.spend(values)
         except TimeoutError as exc:
             error: FhirError = FhirUnavailable(f"FHIR server {host}: timed out")
             self._log(host, resource_type, status, started, error)
@@ -217,8 +212,8 @@ class FhirClient:
         timeout: float,
         host: str,
         budget: JsonBudget,
-    ) -> tuple[int, bytes, int]:
-        """(status, decoded body, JSON values counted) of a 2xx answer."""
+    ) -> tuple[int, bytes]:
+        """(status, decoded body) of a 2xx answer."""
         try:
             async with self._http.stream(
                 "GET", url, headers=headers, timeout=timeout, follow_redirects=False
@@ -230,17 +225,17 @@ class FhirClient:
                 declared = declared_length(response.headers.get("Content-Length"))
                 if declared is not None and declared > self._max_bytes:
                     raise FhirResponseInvalid(f"FHIR server {host}: response too large")
-                reader = _BoundedBody(host, self._max_bytes, budget.allowance())
+                reader = _BoundedBody(host, self._max_bytes, budget)
                 if response.is_stream_consumed:
                     # Built from bytes in memory (test transports): httpx decoded it already.
                     reader.add(response.content)
-                    return status, reader.body(), reader.values
+                    return status, reader.body()
                 inflater = _Inflater(response.headers.get("Content-Encoding", ""), host)
                 async for chunk in response.aiter_raw():
                     for piece in inflater.pieces(chunk):
                         reader.add(piece)
                 reader.add(inflater.flush())
-                return status, reader.body(), reader.values
+                return status, reader.body()
         except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
             raise translate(exc, host=host) from exc
 
@@ -270,22 +265,24 @@ class FhirClient:
 class _BoundedBody:
     """Decoded pieces of one answer, refused as soon as they pass a bound."""
 
-    def __init__(self, host: str, max_bytes: int, max_values: int) -> None:
+    def __init__(self, host: str, max_bytes: int, budget: JsonBudget) -> None:
         self._host = host
         self._max_bytes = max_bytes
-        self._max_values = max_values
+        self._budget = budget
         self._chunks: list[bytes] = []
         self.size = 0
-        self.values = 1  # a lone scalar has no separator
+        self.values = 0
 
     def add(self, piece: bytes) -> None:
         if not piece:
             return
         self.size += len(piece)
-        self.values += piece.count(b",") + piece.count(b"{") + piece.count(b"[")
+        values = piece.count(b",") + piece.count(b"{") + piece.count(b"[")
+        self.values += values
+        self._budget.values -= values
         if self.size > self._max_bytes:
             raise FhirResponseInvalid(f"FHIR server {self._host}: response too large")
-        if self.values > self._max_values:
+        if self.values > MAX_VALUES_PER_RESPONSE or self._budget.values < 0:
             raise FhirResponseInvalid(
                 f"FHIR server {self._host}: response too large (more JSON values than allowed)"
             )

@@ -160,6 +160,13 @@ async def test_one_call_shares_one_value_budget() -> None:
     await client.fetch(URL, token=None, timeout=5.0, budget=budget)
     with pytest.raises(FhirResponseInvalid, match="JSON values"):
         await client.fetch(URL, token=None, timeout=5.0, budget=budget)
+    # Concurrent answers spend it as they stream: they cannot each take the whole.
+    budget = JsonBudget(200_000)
+    outcomes = await asyncio.gather(
+        *(client.fetch(URL, token=None, timeout=5.0, budget=budget) for _ in range(3)),
+        return_exceptions=True,
+    )
+    assert sum(isinstance(o, FhirResponseInvalid) for o in outcomes) >= 2
     await client.aclose()
 
 
