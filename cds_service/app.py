@@ -14,8 +14,11 @@ import httpx
 from fastapi import FastAPI
 
 from cds_service.api import feedback, health, metrics, services
+from cds_service.api.admission import Admission
+from cds_service.api.connections import ConnectionGuard, HttpLimits
 from cds_service.api.errors import install_error_handlers
 from cds_service.api.middleware import install_middleware
+from cds_service.api.ratelimit import RateLimiter
 from cds_service.api.state import AppState
 from cds_service.cards.catalog import CardCatalog
 from cds_service.clinical.terminology import get_terminology
@@ -25,7 +28,7 @@ from cds_service.hooks.models import HookRequest
 from cds_service.hooks.pipeline import Engine, PipelineConfig
 from cds_service.hooks.registry import build_registry
 from cds_service.observability.logging import configure_logging
-from cds_service.observability.metrics import Metrics
+from cds_service.observability.metrics import LoadSnapshot, Metrics
 from cds_service.observability.observer import Observer
 from cds_service.rules.types import Thresholds
 from cds_service.security.jwks import JwksCache
@@ -53,13 +56,18 @@ def build_engine(
     return Engine(
         terminology=terminology,
         catalog=default_catalog(),
-        fhir=FhirClient.create(settings.fhir_timeout_seconds, transport=fhir_transport),
+        fhir=FhirClient.create(
+            settings.fhir_timeout_seconds,
+            transport=fhir_transport,
+            max_bytes=settings.fhir_max_response_bytes,
+        ),
         config=PipelineConfig(
             limits=FetchLimits(
                 per_call_timeout=settings.fhir_timeout_seconds,
                 deadline=settings.request_deadline_seconds,
                 max_pages=settings.max_pages,
                 max_entries_per_key=settings.max_entries_per_key,
+                max_json_values=settings.fhir_max_json_values,
             ),
             thresholds=Thresholds(hypomagnesemia_mmol_per_l=settings.hypomagnesemia_mmol_per_l),
             lab_max_age_days=settings.lab_max_age_days,
@@ -111,7 +119,17 @@ def create_app(
         store=Store(db),
         observer=Observer(Metrics() if settings.metrics_enabled else None),
         verifier=verifier,
+        admission=Admission(
+            settings.max_concurrent_calls,
+            settings.max_queued_calls,
+            settings.queue_timeout_seconds,
+        ),
+        connections=ConnectionGuard(HttpLimits.from_settings(settings), settings.cors_origins),
+        feedback_limiter=RateLimiter(settings.feedback_items_per_minute),
     )
+    state.connections.state = state
+    if state.observer.metrics is not None:
+        state.observer.metrics.watch_load(functools.partial(_load_snapshot, state))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -141,13 +159,32 @@ def create_app(
     )
     app.state.cds = state
     install_error_handlers(app)
-    install_middleware(app, settings.cors_origins, docs_served=bool(settings.api_docs))
+    install_middleware(
+        app, settings.cors_origins, docs_served=bool(settings.api_docs), admission=state.admission
+    )
     app.include_router(services.router)
     app.include_router(feedback.router)
     app.include_router(health.router)
     app.include_router(metrics.router)
     _document_hook_request(app)
     return app
+
+
+def _load_snapshot(state: AppState) -> LoadSnapshot:
+    shed = state.admission.stats
+    return LoadSnapshot(
+        connections_open=state.connections.open,
+        limit_events=dict(state.connections.stats.counts),
+        calls_in_flight=state.admission.in_flight,
+        calls_queued=state.admission.queued,
+        calls_shed={
+            "queue_full": shed.shed_queue_full,
+            "queue_timeout": shed.shed_queue_timeout,
+            "stale": shed.shed_stale,
+            "backlog": shed.shed_backlog,
+        },
+        feedback_throttled=state.feedback_limiter.refused,
+    )
 
 
 def _document_hook_request(app: FastAPI) -> None:

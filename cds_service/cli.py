@@ -65,6 +65,7 @@ def serve(
     """Run the HTTP service (settings from CDS_* environment variables)."""
     import uvicorn
 
+    from cds_service.api.serving import uvicorn_options
     from cds_service.commands.serving import log_listening, port_free_or_exit
     from cds_service.observability.logging import configure_logging
 
@@ -79,9 +80,7 @@ def serve(
         host=host,
         port=port,
         workers=workers,
-        log_config=None,
-        access_log=False,
-        proxy_headers=True,
+        **uvicorn_options(settings),
     )
 
 

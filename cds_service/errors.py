@@ -7,6 +7,8 @@
     ├── UnknownService      404    no service with that id
     ├── PayloadTooLarge     413    body over the configured limit
     ├── UnsupportedMedia    415    body is not JSON
+    ├── TooManyRequests     429    a client's feedback over its rate limit (with Retry-After)
+    ├── ClientGone          499    the client left before its body arrived (nobody reads this)
     └── DataUnavailable     412    required data neither prefetched nor fetchable (spec §Prefetch)
 
 `code` values are stable: tests, logs and the OperationOutcome's `details.coding` use them.
@@ -67,6 +69,24 @@ class UnsupportedMediaType(CdsError):
 
     status_code = 415
     code = "unsupported-media-type"
+
+
+class TooManyRequests(CdsError):
+    """A client sent more than its allowance; `retry_after` seconds until it may again."""
+
+    status_code = 429
+    code = "rate-limited"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ClientGone(CdsError):
+    """The connection closed before the request body ended (nginx's 499: no one gets it)."""
+
+    status_code = 499
+    code = "client-closed"
 
 
 class DataUnavailable(CdsError):

@@ -83,6 +83,53 @@ class Settings(BaseSettings):
         10_000, ge=1, description="Most resources read from one prefetch key (all pages)."
     )
     max_pages: int = Field(10, ge=1, le=1_000, description="Most `next` pages followed per key.")
+    # Hostile load (SECURITY.md §7): what one client, one connection or one FHIR server may cost.
+    http_max_connections: int = Field(
+        8192, ge=16, le=100_000, description="Open HTTP connections per process (lowered to fit "
+        "the descriptor limit); at the cap the longest-idle connection without a request in "
+        "progress is closed for a new one.",
+    )
+    http_idle_timeout_seconds: float = Field(
+        5.0, gt=0, le=300, description="A connection with no request in progress is closed "
+        "after this long (keep-alive, and before its first byte).",
+    )
+    http_header_timeout_seconds: float = Field(
+        10.0, gt=0, le=300, description="Time from a request's first byte to the end of its "
+        "headers; then 408 and the connection is closed.",
+    )
+    http_body_timeout_seconds: float = Field(
+        20.0, gt=0, le=600, description="Time from the end of the headers to the end of the "
+        "body; then 408 and the connection is closed.",
+    )
+    http_max_header_bytes: int = Field(
+        32_768, ge=4_096, le=1_048_576, description="Request line and headers together; "
+        "more is answered 431 before the application sees the request.",
+    )
+    http_max_headers: int = Field(100, ge=16, le=1_000, description="Header fields per request.")
+    max_concurrent_calls: int = Field(
+        16, ge=1, le=10_000, description="Hook and feedback calls processed at once per process."
+    )
+    max_queued_calls: int = Field(
+        32, ge=0, le=100_000, description="Calls that may wait for a free slot; beyond, 503."
+    )
+    queue_timeout_seconds: float = Field(
+        0.1, ge=0, le=30, description="Longest a call may wait between the arrival of its "
+        "headers and the start of its processing (in the event loop's backlog or for a free "
+        "slot); then 503.",
+    )
+    feedback_items_per_minute: int = Field(
+        1_200, ge=1, le=1_000_000, description="Feedback items one client may post per minute "
+        "(per process; the bucket holds one minute's worth); beyond, 429.",
+    )
+    fhir_max_response_bytes: int = Field(
+        10_000_000, ge=10_000, le=200_000_000,
+        description="Largest FHIR answer, counted after decompression while it streams in.",
+    )
+    fhir_max_json_values: int = Field(
+        1_000_000, ge=1_000, le=20_000_000, description="JSON values (objects, arrays, strings, "
+        "numbers) read from the FHIR server by one hook call's prefetch fetching (and again by "
+        "its Medication look-ups), counted while they stream in; one answer at most 250,000.",
+    )
     database_url: str = Field(
         "sqlite:///./cds_service.db",
         description="SQLAlchemy URL for feedback, served-card audit and the JWT replay store.",

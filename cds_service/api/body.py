@@ -5,10 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from cds_service.content_length import declared_length
-from cds_service.errors import BadRequest, PayloadTooLarge, RequestTooDeep, UnsupportedMediaType
+from cds_service.errors import (
+    BadRequest,
+    ClientGone,
+    PayloadTooLarge,
+    RequestTooDeep,
+    UnsupportedMediaType,
+)
 
 
 async def read_json_object(request: Request, *, max_bytes: int, max_depth: int) -> dict[str, Any]:
@@ -25,11 +31,15 @@ async def read_json_object(request: Request, *, max_bytes: int, max_depth: int) 
         raise PayloadTooLarge(f"The request body is larger than {max_bytes} bytes.")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > max_bytes:
-            raise PayloadTooLarge(f"The request body is larger than {max_bytes} bytes.")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > max_bytes:
+                raise PayloadTooLarge(f"The request body is larger than {max_bytes} bytes.")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        # Went away, or cut off by the body timeout (api/connections): nobody reads an answer.
+        raise ClientGone("The client closed the connection before the body ended.") from None
     return parse_json_object(b"".join(chunks), max_depth=max_depth)
 
 

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import logging
+import traceback
 from typing import Any
 
 import orjson
@@ -13,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.types import Scope
 
 from cds_service.errors import CdsError, Unauthorized
 
@@ -24,10 +26,14 @@ _ISSUE_CODE = {
     403: "forbidden",
     404: "not-found",
     405: "not-supported",
+    408: "timeout",
     412: "not-found",
     413: "too-long",
     415: "not-supported",
+    429: "throttled",
+    431: "too-long",
     500: "exception",
+    503: "transient",
 }
 _OO_MEDIA_TYPE = "application/fhir+json"
 
@@ -49,19 +55,32 @@ def operation_outcome(
 
 
 def error_response(
-    status: int, text: str, *, code: str, expression: list[str] | None = None
+    status: int,
+    text: str,
+    *,
+    code: str,
+    expression: list[str] | None = None,
+    retry_after: int = 1,
 ) -> Response:
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+    if status in (429, 503):
+        headers["Retry-After"] = str(retry_after)
     body = operation_outcome(status, text, code=code, expression=expression)
     return Response(orjson.dumps(body), status_code=status, media_type=_OO_MEDIA_TYPE,
-                    headers=headers)
+                    headers=headers or None)
 
 
 def response_for(exc: CdsError) -> Response:
     if isinstance(exc, Unauthorized):
         # The reason was logged where it was found; the caller learns nothing more.
         return error_response(401, "Authentication required.", code=exc.code)
-    return error_response(exc.status_code, exc.message, code=exc.code, expression=exc.expression)
+    return error_response(
+        exc.status_code,
+        exc.message,
+        code=exc.code,
+        expression=exc.expression,
+        retry_after=getattr(exc, "retry_after", 1),
+    )
 
 
 async def _cds_error(_: Request, exc: Exception) -> Response:
@@ -81,10 +100,24 @@ async def _validation_error(_: Request, exc: Exception) -> Response:
     return error_response(400, "Invalid request.", code="invalid-request")
 
 
+def where(scope: Scope) -> str:
+    """Method and route template for a log line: never the path itself (a caller's service id
+    or other free text sits in it)."""
+    route = getattr(scope.get("route"), "path", None) or "(no route)"
+    return f"{scope.get('method', '?')} {route}"
+
+
+def log_unexpected(scope: Scope, exc: BaseException) -> None:
+    """Our bug: the exception's type and the stack's frames (code, not data). The message is
+    left out: it can quote a value from the request."""
+    frames = "".join(traceback.format_tb(exc.__traceback__)).rstrip()
+    log.error("unhandled %s on %s\n%s", type(exc).__name__, where(scope), frames)
+
+
 async def _unexpected(request: Request, exc: Exception) -> Response:
-    # Our bug, not the caller's: log the type (never the body) and answer without details.
-    log.error("unhandled error on %s %s: %s", request.method, request.url.path,
-              type(exc).__name__, exc_info=exc)
+    # Last resort (middleware/InternalErrors answers first, inside CORS and the security
+    # headers): our bug, not the caller's. Log the type and frames, never the body.
+    log_unexpected(request.scope, exc)
     return error_response(500, "Internal error.", code="internal-error")
 
 
@@ -104,6 +137,8 @@ def documented_errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
         412: "Required data neither prefetched nor fetchable from fhirServer",
         413: "Request body too large",
         415: "Request body is not JSON",
+        429: "Too many feedback items from this client; retry after `Retry-After` seconds",
+        503: "At capacity; retry after `Retry-After` seconds",
     }
     return {
         status: {

@@ -1,6 +1,11 @@
-"""Pure-ASGI middleware: security headers on every response, CORS for browser clients.
+"""Pure-ASGI middleware: security headers on every response, CORS for browser clients,
+admission control, and a 500 OperationOutcome for our own bugs.
 
-Pure ASGI (not BaseHTTPMiddleware) keeps the per-request cost to a header append.
+Pure ASGI (not BaseHTTPMiddleware) keeps the per-request cost to a header append. Order,
+outermost first: security headers, CORS, admission, internal errors, then FastAPI's own
+exception handling. Starlette's error middleware sits outside all of them, so a 500 it wrote
+carried neither the security headers nor the allow-origin header; `InternalErrors` answers
+first, from inside.
 """
 
 from __future__ import annotations
@@ -8,11 +13,15 @@ from __future__ import annotations
 import logging
 import re
 
+import orjson
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-_SECURITY_HEADERS = [
+from cds_service.api.admission import Admission, AdmissionControl
+from cds_service.api.errors import log_unexpected, operation_outcome
+
+SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"cache-control", b"no-store"),
     (b"referrer-policy", b"no-referrer"),
@@ -38,7 +47,7 @@ class SecurityHeaders:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], *_SECURITY_HEADERS]
+                message["headers"] = [*message["headers"], *SECURITY_HEADERS]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
@@ -90,10 +99,46 @@ class RefusedOriginLog:
             log.warning("CORS: further refused origins are not logged")
 
 
-def install_middleware(app: FastAPI, cors_origins: list[str], *, docs_served: bool) -> None:
-    """CORS around the app so even 4xx/5xx carry the allow-origin header the browser needs;
-    the refused-origin log around that (it only reads headers), so it sees preflights too."""
-    app.add_middleware(SecurityHeaders, docs_served=docs_served)
+_INTERNAL_BODY = orjson.dumps(operation_outcome(500, "Internal error.", code="internal-error"))
+
+
+class InternalErrors:
+    """A bug answers 500 with an OperationOutcome, inside CORS and the security headers."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            log_unexpected(scope, exc)
+            if started:
+                return  # half an answer went out: the server closes the connection
+            await send({
+                "type": "http.response.start",
+                "status": 500,
+                "headers": [(b"content-type", b"application/fhir+json")],
+            })
+            await send({"type": "http.response.body", "body": _INTERNAL_BODY})
+
+
+def install_middleware(
+    app: FastAPI, cors_origins: list[str], *, docs_served: bool, admission: Admission
+) -> None:
+    """Added innermost first (each `add_middleware` wraps the ones before it)."""
+    app.add_middleware(InternalErrors)
+    app.add_middleware(AdmissionControl, admission=admission)
     if cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -105,4 +150,6 @@ def install_middleware(app: FastAPI, cors_origins: list[str], *, docs_served: bo
             # Chrome's Private Network Access preflight: the hosted sandbox may reach localhost.
             allow_private_network=True,
         )
+    # CORS preflight answers and 503s carry the security headers too.
+    app.add_middleware(SecurityHeaders, docs_served=docs_served)
     app.add_middleware(RefusedOriginLog, allowed=cors_origins)  # outermost: sees preflights

@@ -1,7 +1,9 @@
 """`GET /cds-services` (discovery) and `POST /cds-services/{id}` (a hook call).
 
-Order of checks (checklist §2): unknown id 404 -> JWT 401 -> body 415/413/400 -> fields 400 ->
-hook and context 400 -> data 412 -> 200 with cards.
+Order of checks: JWT 401 -> unknown id 404 -> body 415/413/400 -> fields 400 -> hook and context
+400 -> data 412 -> 200 with cards. The token is checked first so that, without one, every id
+answers the same 401 and the service ids cannot be probed (discovery lists them to callers
+with a token).
 """
 
 from __future__ import annotations
@@ -55,9 +57,10 @@ async def call_service(service_id: str, request: Request, state: StateDep) -> Re
     report = CallReport()
     hook_request: HookRequest | None = None
     status = 500
+    known = state.registry.knows(service_id)
     try:
-        service = state.registry.get(service_id)
         caller = await authenticate(request, state)
+        service = state.registry.get(service_id)
         body = await read_json_object(
             request,
             max_bytes=state.settings.max_body_bytes,
@@ -76,6 +79,7 @@ async def call_service(service_id: str, request: Request, state: StateDep) -> Re
     finally:
         state.observer.hook_call(
             service_id=service_id,
+            known_service=known,
             status=status,
             duration_seconds=time.perf_counter() - started,
             hook_instance=hook_request.hookInstance if hook_request else None,

@@ -13,6 +13,9 @@ from cds_service.security.principal import AuthenticatedClient
 from cds_service.settings import Settings
 
 if TYPE_CHECKING:
+    from cds_service.api.admission import Admission
+    from cds_service.api.connections import ConnectionGuard
+    from cds_service.api.ratelimit import RateLimiter
     from cds_service.observability.observer import Observer
     from cds_service.store.repository import Store
 
@@ -29,6 +32,9 @@ class AppState:
     store: Store
     observer: Observer
     verifier: Verifier | None  # None when authentication is off
+    admission: Admission
+    connections: ConnectionGuard  # used when served by `cds-service serve` (api/connections)
+    feedback_limiter: RateLimiter
 
 
 async def get_state(request: Request) -> AppState:

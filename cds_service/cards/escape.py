@@ -4,7 +4,11 @@
 in it, so a value from patient data must not be able to add markup, links, images or HTML:
 Markdown punctuation is backslash-escaped, then HTML special characters become entities.
 `summary`, labels and action descriptions are plain text: control characters are removed and
-the length is capped so a long drug name cannot break the 140-character summary rule.
+the length is capped so a long drug name cannot break the 140-character summary rule. They are
+plain text by the spec, but an EHR may still render them as HTML (and the sandbox's own
+rendering may change), so a value from patient data never brings `<` or `>` into them either:
+they become the look-alike `‹` and `›`, which read the same in any renderer and open no tag
+(HTML entities would show as `&lt;` where the text is rightly shown as text).
 """
 
 from __future__ import annotations
@@ -62,6 +66,16 @@ def escape_markdown_html(text: str) -> str:
     elif number:
         text = number.group(1) + "\\." + text[number.end() :]
     return html.escape(text, quote=True)
+
+
+_ANGLES = str.maketrans({"<": "‹", ">": "›"})
+
+
+def plain_value(text: str, limit: int) -> str:
+    """A patient-data value for a plain-text field: `plain`, and no angle brackets."""
+    if "<" in text or ">" in text:
+        text = text.translate(_ANGLES)
+    return plain(text, limit)
 
 
 def plain(text: str, limit: int) -> str:

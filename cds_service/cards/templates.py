@@ -19,7 +19,7 @@ from jinja2.runtime import LoopContext
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 
-from cds_service.cards.escape import escape_markdown_html, plain
+from cds_service.cards.escape import escape_markdown_html, plain_value
 from cds_service.rules.evidence import fmt
 from cds_service.rules.types import Evidence, ValueKind
 
@@ -99,7 +99,7 @@ def make_env(
     else:
 
         def escape(text: str) -> str:
-            return plain(text, limit)
+            return plain_value(text, limit)
 
     def finalize(value: object) -> str:
         # Most printed values are plain strings: straight to the escape (as `_text` would).

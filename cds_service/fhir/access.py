@@ -42,10 +42,37 @@ def _pattern(host_pattern: str) -> str:
     return re.escape(text)
 
 
+_NAT64 = (ipaddress.IPv6Network("64:ff9b::/96"), ipaddress.IPv6Network("64:ff9b:1::/48"))
+_IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
+
+
+def embedded_ipv4(addr: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address carries and reaches: IPv4-mapped (::ffff:a.b.c.d),
+    6to4 (2002:AABB:CCDD::/48), Teredo (2001:0::/32: server and client), NAT64 (64:ff9b::/96,
+    and the local-use 64:ff9b:1::/48 with the address in the last 32 bits) and the deprecated
+    IPv4-compatible form (::a.b.c.d). `2002:7f00:1::1` is loopback in disguise."""
+    found: list[ipaddress.IPv4Address] = []
+    if addr.ipv4_mapped is not None:
+        found.append(addr.ipv4_mapped)
+    if addr.sixtofour is not None:
+        found.append(addr.sixtofour)
+    if addr.teredo is not None:
+        found.extend(addr.teredo)
+    low32 = ipaddress.IPv4Address(int(addr) & 0xFFFFFFFF)
+    if any(addr in net for net in _NAT64):
+        found.append(low32)
+    if addr in _IPV4_COMPATIBLE and int(addr) > 1:  # not :: or ::1 (checked as themselves)
+        found.append(low32)
+    return found
+
+
 def _is_blocked(addr: IPAddress) -> bool:
-    """Not a public unicast address: loopback, private, link-local, unspecified, multicast..."""
-    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
-        return _is_blocked(addr.ipv4_mapped)
+    """Not a public unicast address: loopback, private, link-local, unspecified, multicast...
+    An IPv6 address that embeds an IPv4 one is blocked when that one is."""
+    if isinstance(addr, ipaddress.IPv6Address) and any(
+        _is_blocked(inner) for inner in embedded_ipv4(addr)
+    ):
+        return True
     return (
         addr.is_loopback
         or addr.is_private

@@ -1,7 +1,14 @@
 """The one HTTP client that talks to EHR FHIR servers: GET a URL, get a JSON object back.
 
 Callers check URLs with `FhirAccessPolicy` first; this module only makes the request safely:
-a per-call time budget, a response size cap, no redirects, no cookies, no token in logs.
+a per-call time budget, no redirects, no cookies, no token in logs, and bounds on what an
+allowlisted but misbehaving server can make us hold. While the answer streams in, we
+decompress it ourselves in steps of at most `_STEP` bytes (httpx would inflate a whole network
+read at once: a gzip bomb's first 64 kB are 64 MB) and count its decoded bytes and its JSON
+values (commas and opening brackets: an upper bound on the objects, arrays, strings and numbers
+the parse will create). Past `max_bytes`, or past the call's `JsonBudget`, the answer is
+refused before it is parsed, so a parse never holds the event loop long (at most
+`MAX_VALUES_PER_RESPONSE` values, tens of milliseconds) and memory stays bounded.
 """
 
 from __future__ import annotations
@@ -10,6 +17,8 @@ import asyncio
 import logging
 import re
 import time
+import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
@@ -28,14 +37,76 @@ from cds_service.fhir.errors import (
 
 log = logging.getLogger(__name__)
 
-MAX_RESPONSE_BYTES = 20 * 1024 * 1024
+MAX_RESPONSE_BYTES = 10_000_000  # CDS_FHIR_MAX_RESPONSE_BYTES
+MAX_VALUES_PER_RESPONSE = 250_000  # one parse: ~30-120 ms of event loop at worst, ~25 MB
+DEFAULT_CALL_VALUES = 1_000_000  # CDS_FHIR_MAX_JSON_VALUES
 FHIR_JSON = "application/fhir+json"
+_STEP = 1 << 20  # decompressed bytes produced per step
+_ACCEPT_ENCODING = "gzip, deflate"  # the encodings `_Inflater` reads
 _TYPE_NAME = re.compile(r"[A-Z][A-Za-z]{1,63}")
 
 
 def _no_cookies() -> CookieJar:
     """A jar that refuses every cookie: one pooled client serves many EHRs and patients."""
     return CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
+
+
+class JsonBudget:
+    """JSON values one hook call may still read from FHIR servers (all its answers together).
+
+    Shared by the concurrent fetches of a call and spent as the bytes stream in, so that
+    concurrent answers cannot each take the whole of it (one event loop: no lock needed).
+    An answer that is refused has still spent what it sent."""
+
+    def __init__(self, values: int = DEFAULT_CALL_VALUES) -> None:
+        self.values = values
+
+
+class _Inflater:
+    """Content-Encoding decoding in bounded steps. Identity, gzip and deflate only (we ask for
+    no other); anything else is refused rather than parsed as JSON."""
+
+    def __init__(self, encoding: str, host: str) -> None:
+        self._host = host
+        name = encoding.strip().lower()
+        self._raw_deflate_tried = name != "deflate"
+        if name in ("", "identity"):
+            self._z: zlib._Decompress | None = None
+        elif name in ("gzip", "x-gzip"):
+            self._z = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif name == "deflate":
+            self._z = zlib.decompressobj()
+        else:
+            raise FhirResponseInvalid(f"FHIR server {host}: unsupported Content-Encoding")
+
+    def pieces(self, data: bytes) -> Iterator[bytes]:
+        """Decoded output of `data`, at most `_STEP` bytes at a time, produced only as the
+        caller asks for it (it stops asking once a limit is passed)."""
+        if self._z is None:
+            yield data
+            return
+        pending = data
+        while True:
+            try:
+                piece = self._z.decompress(pending, _STEP)
+            except zlib.error:
+                if self._raw_deflate_tried:
+                    raise FhirResponseInvalid(
+                        f"FHIR server {self._host}: response body could not be decoded"
+                    ) from None
+                # "deflate" is sometimes sent without its zlib header (httpx tries both too).
+                self._raw_deflate_tried = True
+                self._z = zlib.decompressobj(-zlib.MAX_WBITS)
+                continue
+            self._raw_deflate_tried = True
+            if piece:
+                yield piece
+            pending = self._z.unconsumed_tail
+            if not pending and len(piece) < _STEP:
+                return  # input used up and no output held back
+
+    def flush(self) -> bytes:
+        return self._z.flush() if self._z is not None else b""
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,13 +171,16 @@ class FhirClient:
         token: str | None,
         timeout: float,
         resource_type: str | None = None,
+        budget: JsonBudget | None = None,
     ) -> FhirReply:
         """`get_json` plus the status and timing, for the call report.
 
-        `timeout` bounds the whole exchange (connect, headers, body), not just each read:
-        a server dripping bytes slowly is cut off too. `resource_type` is only for the log line.
+        `timeout` bounds the whole exchange (connect, headers, body, decoding and parsing),
+        not just each read: a server dripping bytes slowly is cut off too. `budget`: the JSON
+        values the hook call may still read (a fresh default budget when None).
+        `resource_type` is only for the log line.
         """
-        headers = {"Accept": FHIR_JSON}
+        headers = {"Accept": FHIR_JSON, "Accept-Encoding": _ACCEPT_ENCODING}
         if token:
             headers["Authorization"] = f"Bearer {token}"
         try:
@@ -114,12 +188,13 @@ class FhirClient:
             host = url.host
         except httpx.InvalidURL:
             host = "?"
+        budget = budget if budget is not None else JsonBudget()
         started = time.perf_counter()
         status: int | None = None
         try:
             async with asyncio.timeout(timeout):
-                status, raw = await self._get(url, headers, timeout, host)
-            body = _parse(raw, host)
+                status, raw = await self._get(url, headers, timeout, host, budget)
+                body = _parse(raw, host)
         except TimeoutError as exc:
             error: FhirError = FhirUnavailable(f"FHIR server {host}: timed out")
             self._log(host, resource_type, status, started, error)
@@ -131,8 +206,14 @@ class FhirClient:
         return FhirReply(status_code=status, body=body, elapsed_ms=ms)
 
     async def _get(
-        self, url: str | httpx.URL, headers: dict[str, str], timeout: float, host: str
+        self,
+        url: str | httpx.URL,
+        headers: dict[str, str],
+        timeout: float,
+        host: str,
+        budget: JsonBudget,
     ) -> tuple[int, bytes]:
+        """(status, decoded body) of a 2xx answer."""
         try:
             async with self._http.stream(
                 "GET", url, headers=headers, timeout=timeout, follow_redirects=False
@@ -144,14 +225,17 @@ class FhirClient:
                 declared = declared_length(response.headers.get("Content-Length"))
                 if declared is not None and declared > self._max_bytes:
                     raise FhirResponseInvalid(f"FHIR server {host}: response too large")
-                chunks: list[bytes] = []
-                size = 0
-                async for chunk in response.aiter_bytes():  # decoded: caps gzip bombs too
-                    size += len(chunk)
-                    if size > self._max_bytes:
-                        raise FhirResponseInvalid(f"FHIR server {host}: response too large")
-                    chunks.append(chunk)
-                return status, b"".join(chunks)
+                reader = _BoundedBody(host, self._max_bytes, budget)
+                if response.is_stream_consumed:
+                    # Built from bytes in memory (test transports): httpx decoded it already.
+                    reader.add(response.content)
+                    return status, reader.body()
+                inflater = _Inflater(response.headers.get("Content-Encoding", ""), host)
+                async for chunk in response.aiter_raw():
+                    for piece in inflater.pieces(chunk):
+                        reader.add(piece)
+                reader.add(inflater.flush())
+                return status, reader.body()
         except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
             raise translate(exc, host=host) from exc
 
@@ -176,6 +260,36 @@ class FhirClient:
             outcome,
         )
         return ms
+
+
+class _BoundedBody:
+    """Decoded pieces of one answer, refused as soon as they pass a bound."""
+
+    def __init__(self, host: str, max_bytes: int, budget: JsonBudget) -> None:
+        self._host = host
+        self._max_bytes = max_bytes
+        self._budget = budget
+        self._chunks: list[bytes] = []
+        self.size = 0
+        self.values = 0
+
+    def add(self, piece: bytes) -> None:
+        if not piece:
+            return
+        self.size += len(piece)
+        values = piece.count(b",") + piece.count(b"{") + piece.count(b"[")
+        self.values += values
+        self._budget.values -= values
+        if self.size > self._max_bytes:
+            raise FhirResponseInvalid(f"FHIR server {self._host}: response too large")
+        if self.values > MAX_VALUES_PER_RESPONSE or self._budget.values < 0:
+            raise FhirResponseInvalid(
+                f"FHIR server {self._host}: response too large (more JSON values than allowed)"
+            )
+        self._chunks.append(piece)
+
+    def body(self) -> bytes:
+        return b"".join(self._chunks)
 
 
 def _parse(raw: bytes, host: str) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from urllib.parse import urljoin
 
 from cds_service.fhir.access import FhirAccessPolicy
 from cds_service.fhir.bundles import is_resource, next_link, split_payload
-from cds_service.fhir.client import FhirClient
+from cds_service.fhir.client import DEFAULT_CALL_VALUES, FhirClient, JsonBudget
 from cds_service.fhir.errors import (
     FhirAccessDenied,
     FhirError,
@@ -29,12 +29,15 @@ Outcome = Literal["ok", "status", "unavailable", "invalid", "denied", "deadline"
 
 @dataclass(frozen=True, slots=True)
 class FetchLimits:
-    """Bounds on fallback fetching. `max_pages` counts `next` pages followed per key."""
+    """Bounds on fallback fetching. `max_pages` counts `next` pages followed per key;
+    `max_json_values` bounds what one fetching phase of a call (prefetch keys, or Medication
+    look-ups) reads in all (see fhir/client.py)."""
 
     per_call_timeout: float
     deadline: float
     max_pages: int
     max_entries_per_key: int
+    max_json_values: int = DEFAULT_CALL_VALUES
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +110,19 @@ class Fetcher:
     policy: FhirAccessPolicy
     limits: FetchLimits
     calls: list[FhirCall]
+    budget: JsonBudget = field(default_factory=JsonBudget)
+
+    @classmethod
+    def for_call(
+        cls,
+        client: FhirClient,
+        access: FhirAccess,
+        policy: FhirAccessPolicy,
+        limits: FetchLimits,
+        calls: list[FhirCall],
+    ) -> Fetcher:
+        """A fetcher with a fresh JSON budget of `limits.max_json_values`."""
+        return cls(client, access, policy, limits, calls, JsonBudget(limits.max_json_values))
 
     async def collect(
         self, url: str, into: Collected, *, key: str, resource_type: str | None
@@ -155,6 +171,7 @@ class Fetcher:
                 token=self.access.token,
                 timeout=self.limits.per_call_timeout,
                 resource_type=resource_type,
+                budget=self.budget,
             )
             status = reply.status_code
             if not is_resource(reply.body):

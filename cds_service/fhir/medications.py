@@ -128,7 +128,7 @@ async def _fetch(
             except FhirError as exc:
                 log.info("Medication references not fetched: %s", exc)
                 return {}
-            fetcher = Fetcher(client, access, policy, limits, calls)
+            fetcher = Fetcher.for_call(client, access, policy, limits, calls)
 
             async def one(ref: _Ref) -> None:
                 async with gate:

@@ -151,7 +151,7 @@ async def _run(
                 for job in runnable:
                     job.collected.error = exc
                 return
-            fetcher = Fetcher(client, access, policy, limits, calls)
+            fetcher = Fetcher.for_call(client, access, policy, limits, calls)
             async with asyncio.TaskGroup() as group:
                 for job in runnable:
                     group.create_task(

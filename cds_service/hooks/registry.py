@@ -79,6 +79,9 @@ class Registry:
                 "No CDS service with this id; GET /cds-services lists the services."
             ) from None
 
+    def knows(self, service_id: str) -> bool:
+        return service_id in self._by_id
+
     def discovery(self) -> dict[str, Any]:
         return {"services": [s.discovery_entry() for s in self._by_id.values()]}
 

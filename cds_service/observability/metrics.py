@@ -7,6 +7,9 @@ types and the FHIR client's outcome words. Never a patient, a user or a hookInst
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -14,6 +17,8 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 # CDS Hooks asks for ~500 ms answers; resolve finely below a second, coarsely above.
 _LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 2.0, 4.0, 8.0)
@@ -58,6 +63,65 @@ class Metrics:
             ["rule", "outcome"], registry=r,
         )
 
+    def watch_load(self, read: Callable[[], LoadSnapshot]) -> None:
+        """Export the hostile-load counters (api/connections, api/admission, the feedback rate
+        limit), read at scrape time: the hot paths only bump plain integers."""
+        self.registry.register(_LoadCollector(read))
+
     def exposition(self) -> tuple[bytes, str]:
         """The Prometheus text format and its content type."""
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+@dataclass(frozen=True, slots=True)
+class LoadSnapshot:
+    """Plain numbers from the load limits; label values are fixed names, never caller data."""
+
+    connections_open: int = 0
+    limit_events: dict[str, int] = field(default_factory=dict)
+    calls_in_flight: int = 0
+    calls_queued: int = 0
+    calls_shed: dict[str, int] = field(default_factory=dict)
+    feedback_throttled: int = 0
+
+
+class _LoadCollector(Collector):
+    def __init__(self, read: Callable[[], LoadSnapshot]) -> None:
+        self._read = read
+
+    def collect(self) -> Iterator[Metric]:
+        snap = self._read()
+        yield GaugeMetricFamily(
+            "cds_http_connections", "Open HTTP connections (when served by cds-service serve).",
+            value=snap.connections_open,
+        )
+        events = CounterMetricFamily(
+            "cds_http_limit_events", "Times an HTTP-layer limit bit, by limit: idle_timeout, "
+            "header_timeout, body_timeout, header_too_large, too_many_headers, "
+            "connection_evicted, connection_refused, invalid_http, closed_unread_body.",
+            labels=["limit"],
+        )
+        for name, count in sorted(snap.limit_events.items()):
+            events.add_metric([name], count)
+        yield events
+        yield GaugeMetricFamily(
+            "cds_calls_in_flight", "Hook and feedback calls running now.",
+            value=snap.calls_in_flight,
+        )
+        yield GaugeMetricFamily(
+            "cds_calls_queued", "Calls waiting for a free slot now.", value=snap.calls_queued
+        )
+        shed = CounterMetricFamily(
+            "cds_calls_shed", "Calls refused with 503 under overload, by reason: backlog (on "
+            "arrival: the calls let in already fill the concurrency and queue), stale (waited "
+            "longer than CDS_QUEUE_TIMEOUT_SECONDS to be read), queue_full (no room to wait), "
+            "queue_timeout (no slot within CDS_QUEUE_TIMEOUT_SECONDS of arriving).",
+            labels=["reason"],
+        )
+        for reason, count in sorted(snap.calls_shed.items()):
+            shed.add_metric([reason], count)
+        yield shed
+        yield CounterMetricFamily(
+            "cds_feedback_throttled", "Feedback POSTs refused with 429 (rate limit).",
+            value=snap.feedback_throttled,
+        )

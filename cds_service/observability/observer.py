@@ -49,14 +49,22 @@ class Observer:
         duration_seconds: float,
         hook_instance: str | None,
         report: HookReport | None,
+        known_service: bool | None = None,
     ) -> None:
-        """Log event `hook_call` and update metrics. Never raises."""
+        """Log event `hook_call` and update metrics. Never raises.
+
+        `known_service`: whether the id from the URL is one of ours (None: judge by the status,
+        404 meaning unknown). An unknown id is the caller's text: logged as a digest, counted
+        as `unknown`."""
         try:
-            fields = hook_call_fields(service_id, status, duration_seconds, hook_instance, report)
+            known = status != 404 if known_service is None else known_service
+            fields = hook_call_fields(
+                service_id, status, duration_seconds, hook_instance, report, known_service=known
+            )
             level = logging.WARNING if status >= 500 else logging.INFO
             self.log.log(level, "hook_call", extra=fields)
             if self.metrics is not None:
-                self._count_call(service_id, status, duration_seconds, report)
+                self._count_call(service_id if known else UNKNOWN, status, duration_seconds, report)
         except Exception as exc:  # observability must not break the answer
             self.log.warning("could not report a hook call: %s", type(exc).__name__)
 
@@ -112,12 +120,15 @@ def hook_call_fields(
     duration_seconds: float,
     hook_instance: str | None,
     report: HookReport | None,
+    *,
+    known_service: bool | None = None,
 ) -> dict[str, Any]:
     """The `hook_call` log line's fields: ids, keys, counts and timings only."""
+    known = status != 404 if known_service is None else known_service
     fields: dict[str, Any] = {
         "hookInstance": loggable_id(hook_instance) if hook_instance else None,
-        # 404: an id from the caller's URL, not one of ours; shown like any caller-chosen id
-        "service": loggable_id(service_id) if status == 404 else service_id[:_ID_MAX],
+        # Not one of ours: an id from the caller's URL, shown like any caller-chosen id
+        "service": service_id[:_ID_MAX] if known else loggable_id(service_id),
         "status": status,
         "duration_ms": round(duration_seconds * 1000, 1),
         "rules": [],

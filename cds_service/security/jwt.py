@@ -172,12 +172,15 @@ class JwtVerifier:
         if exp - iat > self._max_lifetime:
             raise _Refused("token lifetime longer than allowed")
         jti = claims.get("jti")
-        if not isinstance(jti, str) or not jti or len(jti) > MAX_JTI_LENGTH:
+        if not isinstance(jti, str) or not jti or len(jti) > MAX_JTI_LENGTH or not _utf8(jti):
             raise _Refused("jti missing or not a usable string")
-        if client.tenants is not None:
-            tenant = claims.get("tenant")
-            if not isinstance(tenant, str) or tenant not in client.tenants:
-                raise _suspicious("tenant not allowed for this client")
+        tenant = claims.get("tenant")
+        if isinstance(tenant, str) and not _utf8(tenant):
+            raise _Refused("tenant not a usable string")
+        if client.tenants is not None and (
+            not isinstance(tenant, str) or tenant not in client.tenants
+        ):
+            raise _suspicious("tenant not allowed for this client")
         return exp
 
     async def _remember(self, client: TrustedClient, jti: str, exp: float) -> None:
@@ -255,6 +258,16 @@ def _check_header(header: dict[str, Any]) -> tuple[str, str, str | None]:
     if "crit" in header:
         raise _suspicious("crit header not supported")
     return alg, kid, jku
+
+
+def _utf8(value: str) -> bool:
+    """False for a string holding a lone surrogate: JSON's `\\ud800` escape decodes to one,
+    and it has no UTF-8 form (the replay key, the log and the database all need one)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _numeric(claims: dict[str, Any], name: str) -> float:

@@ -131,7 +131,7 @@ class Store:
             {
                 "card_uuid": rendered.card.uuid,
                 "service_id": service_id,
-                "hook_instance": hook_instance[:256],
+                "hook_instance": loggable_id(hook_instance),  # a UUID, or a digest of text
                 "rule_id": rendered.rule_id,
                 "indicator": rendered.card.indicator,
                 "served_at": now,
@@ -239,11 +239,11 @@ class Store:
 def _feedback_row(service_id: str, item: FeedbackItem, received_at: datetime) -> dict[str, Any]:
     override = item.overrideReason
     reason = override.reason if override else None
-    suggestions = [s.id for s in item.acceptedSuggestions or ()]
+    suggestions = [loggable_id(s.id) for s in item.acceptedSuggestions or ()]
     return {
         "id": feedback_id(service_id, item),
         "service_id": service_id,
-        "card_uuid": item.card,
+        "card_uuid": loggable_id(item.card),  # our cards' ids are UUIDs; other text: digest
         "outcome": item.outcome,
         "accepted_suggestions": json.dumps(suggestions) if suggestions else None,
         "override_system": reason.system if reason else None,

@@ -166,15 +166,16 @@ def test_broken_json_is_400(shared: TestClient) -> None:
     assert response.status_code == 400
 
 
-def test_an_unknown_service_is_404_even_before_authentication(
+def test_without_a_token_every_service_id_answers_the_same_401(
     client_factory: Callable[..., TestClient], settings_factory: Callable[..., Any]
 ) -> None:
+    """The token is checked before the id: ids cannot be probed without one (issue 14)."""
     secured = client_factory(settings_factory(auth_required=True, profile="sandbox"))
     body = spec_example("feedback-accepted-example")
-    response = secured.post("/cds-services/nope/feedback", json=body)
-    assert response.status_code == 404
-    assert response.json()["issue"][0]["details"]["coding"][0]["code"] == "unknown-service"
-    assert secured.post(FEEDBACK, json=body).status_code == 401, "no token"
+    unknown = secured.post("/cds-services/nope/feedback", json=body)
+    known = secured.post(FEEDBACK, json=body)
+    assert unknown.status_code == known.status_code == 401
+    assert unknown.content == known.content
 
 
 def test_feedback_is_joined_to_the_rule_that_served_the_card(client: TestClient) -> None:

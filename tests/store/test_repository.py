@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select
 
+from cds_service.observability.redaction import loggable_id
 from cds_service.store.db import Base, init_schema, make_engine
 from cds_service.store.feedback_models import FeedbackItem
 from cds_service.store.repository import UNKNOWN_RULE, Store
@@ -48,7 +49,8 @@ def test_served_cards_are_recorded_without_phi(store: Store, engine: Engine) -> 
         cards[0].card.uuid: "magnesium-low", cards[1].card.uuid: "statin-myopathy"
     }
     row = next(r for r in rows if r["rule_id"] == "statin-myopathy")
-    assert row["indicator"] == "critical" and row["hook_instance"] == "hook-1"
+    # Not a UUID, so caller text: only its digest is stored (as in the log).
+    assert row["indicator"] == "critical" and row["hook_instance"] == loggable_id("hook-1")
     assert row["service_id"] == SERVICE
     assert set(row.keys()) == {
         "card_uuid", "service_id", "hook_instance", "rule_id", "indicator", "served_at"
