@@ -23,6 +23,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from cds_service.rules.kidney import Kidney, assess_kidney
+from cds_service.rules.scope import current_pregnancy
 from cds_service.rules.secondary import Workup, assess_workup
 from cds_service.rules.types import BaclofenSchedule, RuleInput
 
@@ -68,7 +69,7 @@ def assess_baclofen(inp: RuleInput) -> BaclofenFit:
         older=older,
         child=age is not None and age < ADULT_AGE,
         age_unknown=age is None,
-        pregnant=facts.has_condition("pregnancy"),
+        pregnant=bool(current_pregnancy(facts)),
         severe_kidney=severe,
         older_kidney=older and kidney.band == "moderate" and kidney.egfr is not None,
         older_no_egfr=older and not severe and kidney.egfr is None,

@@ -24,7 +24,7 @@ from cds_service.clinical.types import Medication
 from cds_service.rules.baclofen_fit import assess_baclofen
 from cds_service.rules.evidence import age_evidence, conditions_evidence, fmt, order_evidence
 from cds_service.rules.indication import cramp_indication
-from cds_service.rules.scope import beers_applies
+from cds_service.rules.scope import beers_applies, current_pregnancy
 from cds_service.rules.types import CardSpec, Finding, RuleInput, SuggestionSpec
 
 RULE_ID = "baclofen-safety"
@@ -83,8 +83,8 @@ def baclofen_safety(inp: RuleInput) -> list[Finding]:
         evidence = [order_evidence(order), *fit.kidney.evidence]
         if age is not None:
             evidence.append(age_evidence(age))
-        for group in ("hepatic_encephalopathy", "pregnancy"):
-            evidence.extend(conditions_evidence(inp.facts.conditions_in(group)))
+        evidence.extend(conditions_evidence(inp.facts.conditions_in("hepatic_encephalopathy")))
+        evidence.extend(conditions_evidence(current_pregnancy(inp.facts)))
         suggestions = (
             (SuggestionSpec("remove-order", order_reference=order.reference),)
             if any(concerns.values()) and inp.is_order_hook and order.reference

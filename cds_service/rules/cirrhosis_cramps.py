@@ -23,6 +23,7 @@ from cds_service.rules.evidence import (
     order_evidence,
 )
 from cds_service.rules.kidney import assess_kidney
+from cds_service.rules.scope import current_pregnancy
 from cds_service.rules.types import (
     CardSpec,
     Evidence,
@@ -108,7 +109,7 @@ def cirrhosis_cramps(inp: RuleInput) -> list[Finding]:
     evidence.extend(fit.kidney.evidence)
     if facts.age_years is not None:
         evidence.append(age_evidence(facts.age_years))
-    evidence.extend(conditions_evidence(facts.conditions_in("pregnancy")))
+    evidence.extend(conditions_evidence(current_pregnancy(facts)))
     evidence.extend(a_lab for a_lab in _abnormal_evidence(fit))
     suggestions = (SuggestionSpec("add-baclofen", schedule=fit.schedule),) if fit.offer else ()
     return [

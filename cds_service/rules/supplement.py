@@ -51,6 +51,7 @@ from cds_service.rules.evidence import (
 from cds_service.rules.indication import cramp_indication
 from cds_service.rules.kidney import Kidney, assess_kidney
 from cds_service.rules.levels import Level, above, level
+from cds_service.rules.scope import current_pregnancy
 from cds_service.rules.types import (
     CardSpec,
     Evidence,
@@ -246,7 +247,7 @@ def _level_card(
         return None
     if inp.hook == "patient-view" and not stated and e.explained_by(facts):
         return None  # e.g. potassium beside a loop diuretic: presumably replacing its losses
-    if e.skip_in_pregnancy and facts.has_condition("pregnancy"):
+    if e.skip_in_pregnancy and current_pregnancy(facts):
         return None
     return e.check_levels if lab is None else e.not_deficient
 

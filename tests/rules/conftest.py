@@ -52,9 +52,11 @@ def egfr(value: float, **kwargs: object) -> LabValue:
     return lab("egfr", value, **kwargs)  # type: ignore[arg-type]
 
 
-def cond(*groups: str, display: str | None = None) -> ConditionFact:
+def cond(*groups: str, display: str | None = None, onset: date | None = None) -> ConditionFact:
+    """A problem-list entry; a pregnancy began recently (older entries are not current)."""
     name = display or " / ".join(groups)
-    return ConditionFact(frozenset(groups), name, f"Condition/{groups[0]}", date(2025, 1, 1))
+    onset = onset or (date(2026, 8, 1) if "pregnancy" in groups else date(2025, 1, 1))
+    return ConditionFact(frozenset(groups), name, f"Condition/{groups[0]}", onset)
 
 
 def med(

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
+from cds_service.clinical.types import ConditionFact
 from cds_service.rules.baclofen_safety import RULE_ID
 from tests.rules.conftest import all_labs, cond, egfr, facts, inp, keys, med, run
 
@@ -128,3 +131,19 @@ def test_unselected_draft_is_not_judged():
 
 def test_normal_patient_normal_dose_no_card():
     assert check(facts(age=50, labs=all_labs()), draft(doses=(10,), reasons=("muscle_cramp",))) == []
+
+
+@pytest.mark.parametrize(
+    ("age", "onset", "counts"),
+    [
+        (30, date(2026, 8, 1), True),
+        (30, None, True),
+        (30, date(2025, 12, 1), False),  # began more than 300 days ago: the birth is past
+        (67, date(2026, 8, 1), False),  # an entry left on an older woman's list
+        (None, date(2026, 8, 1), True),
+    ],
+)
+def test_only_a_plausible_pregnancy_entry_counts(age, onset, counts):
+    entry = ConditionFact(frozenset({"pregnancy"}), "Pregnancy", "Condition/p", onset)
+    found = check(facts(age=age, labs=(egfr(110),), conditions=(entry,)))
+    assert bool(found) is counts
