@@ -24,6 +24,7 @@ from cds_service.clinical.types import Medication
 from cds_service.rules.baclofen_fit import assess_baclofen
 from cds_service.rules.evidence import age_evidence, conditions_evidence, fmt, order_evidence
 from cds_service.rules.indication import cramp_indication
+from cds_service.rules.kidney import KIDNEY_VALUES
 from cds_service.rules.scope import beers_applies, current_pregnancy
 from cds_service.rules.types import CardSpec, Finding, RuleInput, SuggestionSpec
 
@@ -39,11 +40,7 @@ CARD = CardSpec(
         "drug": "text",
         "drafted": "flag",
         "age": "number?",
-        "egfr": "number?",
-        "egfr_date": "date?",
-        "egfr_computed": "flag",
-        "dialysis": "flag",
-        "ckd_g4_g5": "flag",
+        **KIDNEY_VALUES,
         "severe_kidney": "flag",
         "older_kidney": "flag",
         "older_no_egfr": "flag",

@@ -22,7 +22,7 @@ from cds_service.rules.evidence import (
     conditions_evidence,
     order_evidence,
 )
-from cds_service.rules.kidney import assess_kidney
+from cds_service.rules.kidney import KIDNEY_VALUES, assess_kidney
 from cds_service.rules.scope import current_pregnancy
 from cds_service.rules.types import (
     CardSpec,
@@ -38,11 +38,7 @@ RULE_ID = "cirrhosis-cramps"
 VALUES: dict[str, ValueKind] = {
     "diuretics": "texts",
     "age": "number?",
-    "egfr": "number?",
-    "egfr_date": "date?",
-    "egfr_computed": "flag",
-    "dialysis": "flag",
-    "ckd_g4_g5": "flag",
+    **KIDNEY_VALUES,
     "he": "flag",
     "offer": "flag",
     "start_low": "flag",
@@ -64,11 +60,7 @@ DIURETIC_ORDER = CardSpec(
         "diuretic": "text",
         "he": "flag",
         "kidney_impaired": "flag",
-        "egfr": "number?",
-        "egfr_date": "date?",
-        "egfr_computed": "flag",
-        "dialysis": "flag",
-        "ckd_g4_g5": "flag",
+        **KIDNEY_VALUES,
     },
 )
 CARDS = (CHART, DIURETIC_ORDER)

@@ -14,9 +14,18 @@ from typing import Literal
 
 from cds_service.clinical.types import LabValue, PatientFacts
 from cds_service.rules.evidence import condition_evidence, conditions_evidence, lab_evidence
-from cds_service.rules.types import Evidence, Thresholds
+from cds_service.rules.types import Evidence, Thresholds, ValueKind
 
 Band = Literal["severe", "moderate", "adequate", "unknown"]
+
+# The template values of Kidney.values(), for a CardSpec: `**KIDNEY_VALUES`.
+KIDNEY_VALUES: dict[str, ValueKind] = {
+    "egfr": "number?",
+    "egfr_date": "date?",
+    "egfr_computed": "flag",
+    "dialysis": "flag",
+    "ckd_g4_g5": "flag",
+}
 
 
 def below(lab: LabValue, limit: float) -> bool:

@@ -49,7 +49,7 @@ from cds_service.rules.evidence import (
     reported,
 )
 from cds_service.rules.indication import cramp_indication
-from cds_service.rules.kidney import Kidney, assess_kidney
+from cds_service.rules.kidney import KIDNEY_VALUES, Kidney, assess_kidney
 from cds_service.rules.levels import Level, above, level
 from cds_service.rules.scope import current_pregnancy
 from cds_service.rules.types import (
@@ -93,11 +93,7 @@ VALUES: dict[str, ValueKind] = {
     "level_state": "text?",  # low / normal / high
     "flagged": "flag",  # the lab's own flag or range decided (not the service's cut-off)
     "low_by": "text?",  # where a deficiency is documented: result / the order's reason / ...
-    "egfr": "number?",
-    "egfr_date": "date?",
-    "egfr_computed": "flag",
-    "dialysis": "flag",
-    "ckd_g4_g5": "flag",
+    **KIDNEY_VALUES,
     "kidney": "text",  # severe / moderate / adequate / unknown
     "companion": "text?",
     "companion_missing": "flag",

@@ -34,6 +34,7 @@ from cds_service.tools.fhir_memory import MemoryFhirTransport
 from cds_service.tools.outcome import card_key_of, from_http
 from cds_service.tools.request_builder import DEFAULT_FHIR_SERVER
 from cds_service.tools.scenarios import build_scenario_request, patient_resources
+from tests.builders import frozen_clock
 from tests.conftest import CONFORMANCE, FIXTURES, check_response, make_settings
 from tests.sandbox.emulator import (
     DRAFT_REFERENCE,
@@ -53,16 +54,6 @@ BASE = "http://testserver"
 # it is a card about a draft that names no medication.
 UNNAMED = "Unnamed medication"
 
-
-def frozen_clock(day: dt.date) -> type[dt.datetime]:
-    """The pipeline's `datetime`, fixed to the session's `as_of` (ages, the lab window)."""
-
-    class Frozen(dt.datetime):
-        @classmethod
-        def now(cls, tz: dt.tzinfo | None = None) -> Frozen:
-            return cls(day.year, day.month, day.day, 12, 0, tzinfo=tz)
-
-    return Frozen
 
 
 @dataclass

@@ -10,7 +10,6 @@ as it passes (remove the mark then).
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -29,19 +28,12 @@ from cds_service.tools.outcome import from_http
 from cds_service.tools.runner import judge
 from cds_service.tools.scenario_model import CardExpect, Scenario
 from cds_service.tools.scenarios import build_scenario_request, load_scenarios, scenario_files
+from tests.builders import frozen_clock
 from tests.conftest import FIXTURES
 
 SCENARIO_DIR = FIXTURES / "scenarios"
 SCENARIOS, LOAD_ERRORS = load_scenarios([SCENARIO_DIR])
 
-
-def frozen_clock(day: dt.date) -> type[dt.datetime]:
-    class Frozen(dt.datetime):
-        @classmethod
-        def now(cls, tz: dt.tzinfo | None = None) -> Frozen:
-            return cls(day.year, day.month, day.day, 12, 0, tzinfo=tz)
-
-    return Frozen
 
 
 @pytest.fixture
