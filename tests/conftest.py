@@ -13,6 +13,13 @@ from fastapi.testclient import TestClient
 
 from cds_service.app import create_app
 from cds_service.settings import Settings
+from tests.databases import (  # noqa: F401  (fixtures and hooks for every test module)
+    database_url,
+    postgres_run_database,
+    postgres_url,
+    pytest_configure,
+    pytest_terminal_summary,
+)
 from tests.invariants import assert_conformant_cds_response, assert_operation_outcome
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -5,13 +5,24 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from collections.abc import Iterator
+
+import pytest
 
 from sqlalchemy import Engine, func, select
 
 from cds_service.security.replay import ReplayStore, replay_key
 from cds_service.store.db import init_schema, make_engine
 from cds_service.store.tables import SeenJwt
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Engine]:
+    """Every replay test runs on SQLite and on PostgreSQL (overrides the security conftest's)."""
+    engine = make_engine(database_url)
+    init_schema(engine)
+    yield engine
+    engine.dispose()
 
 
 def later(seconds: float = 300) -> datetime:
@@ -30,12 +41,15 @@ def test_first_use_wins(replay: ReplayStore) -> None:
     assert replay.remember("iss", "jti-2", later()) is True
 
 
-def test_shared_across_workers(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path}/shared.db"
-    first, second = make_engine(url), make_engine(url)
-    init_schema(first)
-    assert ReplayStore(first).remember("iss", "j", later()) is True
-    assert ReplayStore(second).remember("iss", "j", later()) is False
+def test_shared_across_workers(database_url: str) -> None:
+    first, second = make_engine(database_url), make_engine(database_url)
+    try:
+        init_schema(first)
+        assert ReplayStore(first).remember("iss", "j", later()) is True
+        assert ReplayStore(second).remember("iss", "j", later()) is False
+    finally:
+        first.dispose()
+        second.dispose()
 
 
 def test_concurrent_inserts_one_winner(replay: ReplayStore) -> None:

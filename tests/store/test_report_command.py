@@ -22,8 +22,8 @@ app.command("noop")(lambda: None)  # two commands, so `report` is a sub-command 
 
 
 @pytest.fixture
-def database(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path}/report.db"
+def database(database_url: str) -> str:
+    url = database_url
     engine = make_engine(url)
     init_schema(engine)
     store = Store(engine)

@@ -2,33 +2,22 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, select
 
 from cds_service.observability.redaction import loggable_id
-from cds_service.store.db import Base, init_schema, make_engine
+from cds_service.store.db import init_schema, make_engine
 from cds_service.store.feedback_models import FeedbackItem
 from cds_service.store.repository import UNKNOWN_RULE, Store
 from cds_service.store.tables import Feedback, ServedCard
 from tests.store.builders import REASON_SYSTEM, SERVICE, accepted, overridden, rendered
 
-# Set to a scratch PostgreSQL database to run the store tests there too (its tables are dropped).
-POSTGRES_URL = os.environ.get("CDS_TEST_POSTGRES_URL")
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "postgresql" and not POSTGRES_URL:
-        pytest.skip("set CDS_TEST_POSTGRES_URL to run the store tests on PostgreSQL")
-    url = POSTGRES_URL if request.param == "postgresql" else f"sqlite:///{tmp_path}/store.db"
-    assert url is not None
-    db = make_engine(url)
-    Base.metadata.drop_all(db)
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    db = make_engine(database_url)
     init_schema(db)
     yield db
     db.dispose()
@@ -133,8 +122,8 @@ def test_outcome_timestamps_are_stored_as_utc(store: Store, engine: Engine) -> N
     assert stored.replace(tzinfo=UTC) == datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 
 
-def test_feedback_survives_a_restart(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path}/durable.db"
+def test_feedback_survives_a_restart(database_url: str) -> None:
+    url = database_url
     first = make_engine(url)
     init_schema(first)
     card = rendered("magnesium-low")
@@ -215,11 +204,11 @@ def test_report_since_leaves_out_older_cards(store: Store, engine: Engine) -> No
 
 
 def test_a_database_failure_while_recording_served_cards_is_logged(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    database_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    db = make_engine(f"sqlite:///{tmp_path}/no-tables.db")  # schema never created
+    db = make_engine(database_url)  # schema never created
     try:
         Store(db).record_served(SERVICE, "hook-1", [rendered("magnesium-low")])
     finally:
         db.dispose()
-    assert "could not record 1 served card(s): OperationalError" in caplog.text
+    assert "could not record 1 served card(s): " in caplog.text
