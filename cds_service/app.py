@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import gc
 import logging
+import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -38,6 +39,7 @@ from cds_service.security.trust import load_trust
 from cds_service.settings import Settings, unknown_variables
 from cds_service.store.db import open_database
 from cds_service.store.repository import Store
+from cds_service.store.retention import Retention
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +100,7 @@ def create_app(
     configure_logging(settings.log_level, settings.log_json)
     _warn_about_profile(settings)
 
-    db = open_database(settings.database_url)
+    db = open_database(settings.database_url, migrate=settings.database_migrate)
     engine = build_engine(settings, fhir_transport=fhir_transport)
     jwks_http = httpx.AsyncClient(
         timeout=httpx.Timeout(3.0), follow_redirects=False, transport=jwks_transport
@@ -108,15 +110,20 @@ def create_app(
         verifier = JwtVerifier(
             load_trust(settings),
             JwksCache(jwks_http),
-            ReplayStore(db),
+            ReplayStore(db, prune_interval=math.inf),  # pruned by `retention`, off the path
             clock_skew=settings.jwt_clock_skew_seconds,
             max_lifetime=settings.jwt_max_lifetime_seconds,
         )
+    retention = Retention(db, audit_days=settings.audit_retention_days)
     state = AppState(
         settings=settings,
         registry=build_registry(engine.terminology.observation_query_codes()),
         engine=engine,
-        store=Store(db),
+        store=Store(
+            db,
+            audit_batch_rows=settings.audit_batch_rows,
+            audit_flush_seconds=settings.audit_flush_seconds,
+        ),
         observer=Observer(Metrics() if settings.metrics_enabled else None),
         verifier=verifier,
         admission=Admission(
@@ -140,10 +147,15 @@ def create_app(
         gc.freeze()
         gc.set_threshold(50_000, 20, 20)
         async with anyio.create_task_group() as tasks:
-            tasks.start_soon(state.store.flush_served_periodically)
+            tasks.start_soon(state.store.audit.run)
+            tasks.start_soon(retention.run)
             yield
             tasks.cancel_scope.cancel()
+        # uvicorn calls this after the last in-flight call has answered: nothing is lost.
         await anyio.to_thread.run_sync(state.store.flush_served)
+        if state.store.audit.pending:
+            log.error("shutdown: %d served-card audit row(s) could not be written",
+                      state.store.audit.pending)
         await engine.fhir.aclose()
         await jwks_http.aclose()
         db.dispose()

@@ -44,7 +44,7 @@ def usable_or_exit(settings: Settings) -> None:
     from cds_service.store.db import DatabaseUnusable, open_database
 
     try:
-        open_database(settings.database_url).dispose()
+        open_database(settings.database_url, migrate=settings.database_migrate).dispose()
     except DatabaseUnusable as exc:
         typer.echo(f"Invalid configuration: CDS_DATABASE_URL: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -68,20 +68,22 @@ def serve(
     from cds_service.api.serving import uvicorn_options
     from cds_service.commands.serving import log_listening, port_free_or_exit
     from cds_service.observability.logging import configure_logging
+    from cds_service.observability.metrics import shared_between_workers
 
     settings = settings_or_exit()
     port_free_or_exit(host, port)  # before the database file is created
-    usable_or_exit(settings)  # fail fast, before uvicorn starts workers
     configure_logging(settings.log_level, settings.log_json)  # the parent's lines, too
+    usable_or_exit(settings)  # fail fast, before uvicorn starts workers (logs a schema upgrade)
     log_listening(settings, host, port, workers)
-    uvicorn.run(
-        "cds_service.app:app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        **uvicorn_options(settings),
-    )
+    with shared_between_workers(workers):
+        uvicorn.run(
+            "cds_service.app:app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            **uvicorn_options(settings),
+        )
 
 
 # Tool commands (each module holds one command; keep one registration line per command).

@@ -134,6 +134,25 @@ class Settings(BaseSettings):
         "sqlite:///./cds_service.db",
         description="SQLAlchemy URL for feedback, served-card audit and the JWT replay store.",
     )
+    database_migrate: bool = Field(
+        True,
+        description="Upgrade the database schema to this release at start-up. False where "
+        "upgrades are a step of their own (`cds-service db upgrade`): an older schema then "
+        "stops start-up.",
+    )
+    audit_retention_days: int = Field(
+        400, ge=1, le=36_500,
+        description="Served-card audit rows older than this are deleted; feedback is kept.",
+    )
+    audit_flush_seconds: float = Field(
+        0.5, gt=0, le=60,
+        description="The served-card audit is written at least this often (a crash loses at "
+        "most this much of it).",
+    )
+    audit_batch_rows: int = Field(
+        500, ge=1, le=100_000,
+        description="... and as soon as this many audit rows are waiting.",
+    )
     fhir_allowed_hosts: CsvList = Field(
         default_factory=list,
         description="FHIR server hosts the service may call when authentication is off "

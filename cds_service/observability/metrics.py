@@ -1,5 +1,12 @@
 """Prometheus metrics, on a registry each app owns (tests build many apps in one process).
 
+With several worker processes (`serve --workers N`), each worker counts into its own files in
+one directory (prometheus_client's multiprocess mode, `PROMETHEUS_MULTIPROC_DIR`, set up by
+`shared_between_workers`), and `/metrics`, whichever worker answers it, sums them all: every
+call is counted once, not once per worker that happened to be scraped. The load gauges and
+counters (`watch_load`: connections, calls in flight, shed, throttled) stay the answering
+worker's own.
+
 Labels are bounded sets: service ids from the registry (unknown ids are folded into
 `unknown`), HTTP statuses, rule ids, indicators, prefetch keys from our templates, FHIR resource
 types and the FHIR client's outcome words. Never a patient, a user or a hookInstance.
@@ -7,7 +14,11 @@ types and the FHIR client's outcome words. Never a patient, a user or a hookInst
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from prometheus_client import (
@@ -18,7 +29,10 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
+
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
 # CDS Hooks asks for ~500 ms answers; resolve finely below a second, coarsely above.
 _LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 2.0, 4.0, 8.0)
@@ -30,6 +44,7 @@ class Metrics:
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry(auto_describe=True)
+        self._load: _LoadCollector | None = None
         r = self.registry
         self.hook_calls = Counter(
             "cds_hook_calls", "Hook calls answered, by service and HTTP status.",
@@ -66,11 +81,19 @@ class Metrics:
     def watch_load(self, read: Callable[[], LoadSnapshot]) -> None:
         """Export the hostile-load counters (api/connections, api/admission, the feedback rate
         limit), read at scrape time: the hot paths only bump plain integers."""
-        self.registry.register(_LoadCollector(read))
+        self._load = _LoadCollector(read)
+        self.registry.register(self._load)
 
     def exposition(self) -> tuple[bytes, str]:
-        """The Prometheus text format and its content type."""
-        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+        """The Prometheus text format and its content type: every worker's counts, summed."""
+        directory = os.environ.get(MULTIPROCESS_DIR)
+        if not directory:
+            return generate_latest(self.registry), CONTENT_TYPE_LATEST
+        merged = CollectorRegistry(auto_describe=True)
+        MultiProcessCollector(merged, path=directory)  # type: ignore[no-untyped-call]
+        if self._load is not None:  # this worker's own load gauges and counters
+            merged.register(self._load)
+        return generate_latest(merged), CONTENT_TYPE_LATEST
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,3 +148,20 @@ class _LoadCollector(Collector):
             "cds_feedback_throttled", "Feedback POSTs refused with 429 (rate limit).",
             value=snap.feedback_throttled,
         )
+
+
+@contextmanager
+def shared_between_workers(workers: int) -> Iterator[None]:
+    """Multiprocess mode for the workers started inside this block (they inherit the variable
+    and read it when they import prometheus_client). A fresh directory each start, removed at
+    the end, as the mode requires; one the operator set is used as it is."""
+    if workers < 2 or os.environ.get(MULTIPROCESS_DIR):
+        yield
+        return
+    directory = tempfile.mkdtemp(prefix="cds-metrics-")
+    os.environ[MULTIPROCESS_DIR] = directory
+    try:
+        yield
+    finally:
+        os.environ.pop(MULTIPROCESS_DIR, None)
+        shutil.rmtree(directory, ignore_errors=True)

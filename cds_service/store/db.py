@@ -1,14 +1,23 @@
 """The database: one SQLAlchemy engine for feedback, the served-card audit and the JWT replay store.
 
 SQLite by default (a file, so it survives restarts and is shared by every worker on the host);
-any SQLAlchemy URL works. Tables are created at start-up.
+PostgreSQL for replicas on several hosts. The schema is upgraded to this release's head at
+start-up (`store.schema`), or checked to be there when upgrades are a step of their own.
 """
 
 from __future__ import annotations
 
+import logging
+from typing import TYPE_CHECKING
+
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, sessionmaker
+
+if TYPE_CHECKING:
+    from cds_service.store.schema import SchemaState
+
+log = logging.getLogger(__name__)
 
 _URL_EXAMPLES = "e.g. sqlite:///cds-service.db or postgresql+psycopg://user@host/cds"
 
@@ -38,8 +47,9 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
-def open_database(url: str) -> Engine:
-    """The engine with its tables in place, or `DatabaseUnusable` saying why, in one line."""
+def open_database(url: str, *, migrate: bool = True) -> Engine:
+    """The engine on a schema at head (upgraded first when `migrate`), or `DatabaseUnusable`
+    saying why, in one line."""
     try:
         shown = make_url(url).render_as_string(hide_password=True)
         engine = make_engine(url)
@@ -50,20 +60,37 @@ def open_database(url: str) -> Engine:
             f"the database driver {exc.name!r} is not installed "
             "(PostgreSQL: pip install 'cds-service[postgres]')"
         ) from None
+    from cds_service.store.schema import schema_state
+
     try:
-        init_schema(engine)
+        state = init_schema(engine) if migrate else schema_state(engine)
     except SQLAlchemyError as exc:
         engine.dispose()
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:200]
-        raise DatabaseUnusable(f"cannot open {shown}: {reason}") from None
+        raise DatabaseUnusable(f"cannot open {shown}: {short_reason(exc)}") from None
+    if not state.known:
+        log.warning("database schema %s: running on it (rolling upgrade?)", state.describe())
+    elif not state.at_head:
+        engine.dispose()
+        raise DatabaseUnusable(
+            f"the schema of {shown} is {state.describe()}: run `cds-service db upgrade` "
+            "(or start with CDS_DATABASE_MIGRATE=true)"
+        )
     return engine
 
 
-def init_schema(engine: Engine) -> None:
-    """Create all tables that are missing. Import the table modules first so they register."""
-    import cds_service.store.tables  # noqa: F401  (registers the mapped classes)
+def short_reason(exc: BaseException) -> str:
+    """The driver's first line (no SQL, no parameters), for one-line messages."""
+    return str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:200]
 
-    Base.metadata.create_all(engine)
+
+def init_schema(engine: Engine) -> SchemaState:
+    """Upgrade the schema to head (every test database starts here too); the state after."""
+    from cds_service.store.schema import upgrade
+
+    before, after = upgrade(engine)
+    if after.current != before.current:
+        log.info("database schema upgraded to %s (it was %s)", after.current, before.origin())
+    return after
 
 
 def session_factory(engine: Engine) -> sessionmaker:  # type: ignore[type-arg]

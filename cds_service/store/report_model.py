@@ -21,13 +21,17 @@ class ReasonCount:
 
 @dataclass(frozen=True, slots=True)
 class RuleReport:
-    """One rule's cards and their outcomes (each card counted once, by its latest outcome)."""
+    """One rule's cards and their outcomes (each card counted once, by its latest outcome).
+
+    `silent`: cards the rule produced while in silent mode: audited, never shown, so never
+    answered; a committee reads them as "how often it would have fired"."""
 
     rule_id: str
     served: int
     accepted: int
     overridden: int
     reasons: tuple[ReasonCount, ...]
+    silent: int = 0
 
     @property
     def answered(self) -> int:
@@ -52,6 +56,7 @@ class RuleReport:
         return {
             "rule": self.rule_id,
             "served": self.served,
+            "silent": self.silent,
             "accepted": self.accepted,
             "overridden": self.overridden,
             "acceptanceRate": self.acceptance_rate,

@@ -8,24 +8,22 @@ clinician typed; it is stored for audit but never logged or reported.)
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import logging
-import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-import anyio
 from sqlalchemy import Connection, Engine, Table, func, select
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from cds_service.observability.redaction import loggable_id
+from cds_service.store.audit import AuditWriter
+from cds_service.store.export import FeedbackRecord, feedback_records
 from cds_service.store.feedback_models import FeedbackItem
 from cds_service.store.report_model import ReasonCount, RuleReport
+from cds_service.store.rows import insert_ignore
 from cds_service.store.tables import Feedback, ServedCard
 
 log = logging.getLogger(__name__)
@@ -41,13 +39,20 @@ class CardLike(Protocol):
     def indicator(self) -> str: ...
 
 
+class FindingLike(Protocol):
+    @property
+    def card_key(self) -> str: ...
+
+
 class ServedCardLike(Protocol):
-    """What `record_served` reads from a rendered card (cards.render.RenderedCard)."""
+    """What `queue_served` reads from a rendered card (cards.render.RenderedCard)."""
 
     @property
     def card(self) -> CardLike: ...
     @property
     def rule_id(self) -> str: ...
+    @property
+    def finding(self) -> FindingLike: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,89 +89,64 @@ def feedback_id(service_id: str, item: FeedbackItem) -> str:
     return hashlib.sha256(json.dumps(key, separators=(",", ":")).encode()).hexdigest()
 
 
-def _insert_ignore(conn: Connection, table: Table, row: dict[str, Any]) -> bool:
-    """Insert unless the primary key exists; True when inserted. Safe between workers."""
-    dialect = conn.dialect
-    if dialect.name in ("sqlite", "postgresql") and dialect.insert_returning:
-        insert = sqlite.insert if dialect.name == "sqlite" else postgresql.insert
-        # RETURNING, not rowcount: some drivers report -1 for an INSERT ... ON CONFLICT.
-        key = next(iter(table.primary_key.columns))
-        statement = insert(table).values(row).on_conflict_do_nothing().returning(key)
-        return conn.execute(statement).first() is not None
-    try:
-        with conn.begin_nested():
-            conn.execute(table.insert().values(row))
-    except IntegrityError:
-        return False
-    return True
-
-
 class Store:
     """Served cards and feedback, over one SQLAlchemy engine (shared with the replay store)."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(
+        self, engine: Engine, *, audit_batch_rows: int = 500, audit_flush_seconds: float = 0.5
+    ) -> None:
         self.engine = engine
-        self._served: Table = ServedCard.__table__  # type: ignore[assignment]
         self._feedback: Table = Feedback.__table__  # type: ignore[assignment]
-        self._pending: list[dict[str, Any]] = []
-        self._pending_lock = threading.Lock()
+        self.audit = AuditWriter(
+            engine,
+            ServedCard.__table__,  # type: ignore[arg-type]
+            batch_rows=audit_batch_rows,
+            flush_seconds=audit_flush_seconds,
+        )
 
     def record_served(
-        self, service_id: str, hook_instance: str, cards: Sequence[ServedCardLike]
+        self,
+        service_id: str,
+        hook_instance: str,
+        cards: Sequence[ServedCardLike],
+        *,
+        silent: Sequence[ServedCardLike] = (),
     ) -> None:
-        """Remember which rule produced each card, so feedback can be joined to it later."""
-        self.queue_served(service_id, hook_instance, cards)
+        """Remember which rule produced each card, now (tests and tools; the API queues)."""
+        self.queue_served(service_id, hook_instance, cards, silent=silent)
         self.flush_served()
 
     def queue_served(
-        self, service_id: str, hook_instance: str, cards: Sequence[ServedCardLike]
+        self,
+        service_id: str,
+        hook_instance: str,
+        cards: Sequence[ServedCardLike],
+        *,
+        silent: Sequence[ServedCardLike] = (),
     ) -> None:
-        """Note served cards without touching the database (cheap; safe on the event loop).
-
-        A background task calls `flush_served` every half second; feedback and shutdown flush
-        first too, so a card's row is always written before feedback is joined to it.
-        """
+        """Queue the audit rows of the cards sent and of the cards a silent rule would have
+        sent, for the batch writer (no I/O: safe on the event loop)."""
         now = datetime.now(UTC)
-        rows = [
+        instance = loggable_id(hook_instance)  # a UUID, or a digest of caller text
+        self.audit.add([
             {
                 "card_uuid": rendered.card.uuid,
                 "service_id": service_id,
-                "hook_instance": loggable_id(hook_instance),  # a UUID, or a digest of text
+                "hook_instance": instance,
                 "rule_id": rendered.rule_id,
+                "card_key": rendered.finding.card_key,
                 "indicator": rendered.card.indicator,
+                "shown": shown,
                 "served_at": now,
             }
-            for rendered in cards
+            for group, shown in ((cards, True), (silent, False))
+            for rendered in group
             if rendered.card.uuid
-        ]
-        with self._pending_lock:
-            self._pending.extend(rows)
+        ])
 
     def flush_served(self) -> None:
-        """Write queued served-card rows in one transaction. Failures are logged, never raised."""
-        with self._pending_lock:
-            rows, self._pending = self._pending, []
-        if not rows:
-            return
-        try:
-            with self.engine.begin() as conn:
-                conn.execute(self._served.insert(), rows)  # one executemany: uuids are fresh
-        except IntegrityError:
-            try:
-                with self.engine.begin() as conn:
-                    for row in rows:
-                        _insert_ignore(conn, self._served, row)
-            except SQLAlchemyError as exc:
-                log.error("could not record %d served card(s): %s", len(rows), type(exc).__name__)
-        except SQLAlchemyError as exc:
-            log.error("could not record %d served card(s): %s", len(rows), type(exc).__name__)
-
-    async def flush_served_periodically(self, interval: float = 0.5) -> None:
-        """Run until cancelled: batch the served-card writes off the request path."""
-        while True:
-            await asyncio.sleep(interval)
-            if self._pending:
-                await anyio.to_thread.run_sync(self.flush_served)
+        """Write the queued audit rows now (feedback and reports read them)."""
+        self.audit.flush()
 
     def record_feedback(
         self,
@@ -183,7 +163,8 @@ class Store:
         with self.engine.begin() as conn:
             rules = self._rules(conn, {item.card for item in items})
             for item in items:
-                if _insert_ignore(conn, self._feedback, _feedback_row(service_id, item, now)):
+                row = _feedback_row(service_id, item, now, rules.get(item.card))
+                if insert_ignore(conn, self._feedback, row):
                     stored.append((rules.get(item.card), item.outcome))
         unknown = sorted({item.card for item in items if item.card not in rules})
         if unknown:
@@ -225,7 +206,8 @@ class Store:
         *,
         reason_displays: Mapping[tuple[str | None, str], str] | None = None,
     ) -> list[RuleReport]:
-        """Per rule: cards served since `since`, and what happened to them.
+        """Per rule: cards served since `since` (and cards a silent rule would have shown),
+        and what happened to them.
 
         A card counts once, by its latest reported outcome (accepted then overridden counts as
         overridden). Feedback for cards with no served record comes last, as rule
@@ -235,8 +217,25 @@ class Store:
         with self.engine.connect() as conn:
             return _build_report(conn, utc(since) if since else None, reason_displays or {})
 
+    def export(
+        self,
+        since: datetime | None = None,
+        *,
+        reason_displays: Mapping[tuple[str | None, str], str] | None = None,
+        hooks: Mapping[str, str] | None = None,
+    ) -> list[FeedbackRecord]:
+        """Every feedback item (acted on since `since`) with its rule and card; `hooks` maps
+        service ids to their hook."""
+        self.flush_served()
+        with self.engine.connect() as conn:
+            return feedback_records(
+                conn, utc(since) if since else None, reason_displays or {}, hooks or {}
+            )
 
-def _feedback_row(service_id: str, item: FeedbackItem, received_at: datetime) -> dict[str, Any]:
+
+def _feedback_row(
+    service_id: str, item: FeedbackItem, received_at: datetime, rule_id: str | None
+) -> dict[str, Any]:
     override = item.overrideReason
     reason = override.reason if override else None
     suggestions = [loggable_id(s.id) for s in item.acceptedSuggestions or ()]
@@ -252,6 +251,7 @@ def _feedback_row(service_id: str, item: FeedbackItem, received_at: datetime) ->
         "override_comment": override.userComment if override else None,
         "outcome_at": utc(item.outcomeTimestamp),
         "received_at": received_at,
+        "rule_id": rule_id,
     }
 
 
@@ -277,13 +277,14 @@ def _build_report(
     latest = select(ranked).where(ranked.c.rank == 1).subquery()
     served_since = [ServedCard.served_at >= since] if since else []
 
-    served = dict(
-        conn.execute(
-            select(ServedCard.rule_id, func.count())
-            .where(*served_since)
-            .group_by(ServedCard.rule_id)
-        ).all()
-    )
+    served: dict[str, int] = {}
+    silent: dict[str, int] = {}
+    for rule_id, was_shown, count in conn.execute(
+        select(ServedCard.rule_id, ServedCard.shown, func.count())
+        .where(*served_since)
+        .group_by(ServedCard.rule_id, ServedCard.shown)
+    ).all():
+        (served if was_shown else silent)[rule_id] = count
     outcomes: dict[tuple[str, str], int] = {}
     joined = latest.join(ServedCard, ServedCard.card_uuid == latest.c.card_uuid)
     for rule_id, outcome, count in conn.execute(
@@ -313,12 +314,13 @@ def _build_report(
     rows = [
         RuleReport(
             rule_id=rule_id,
-            served=served[rule_id],
+            served=served.get(rule_id, 0),
             accepted=outcomes.get((rule_id, "accepted"), 0),
             overridden=outcomes.get((rule_id, "overridden"), 0),
             reasons=_ranked(reasons.get(rule_id, [])),
+            silent=silent.get(rule_id, 0),
         )
-        for rule_id in sorted(served)
+        for rule_id in sorted(served.keys() | silent.keys())
     ]
     unknown = _unknown_card_row(conn, latest, since)
     return [*rows, unknown] if unknown else rows

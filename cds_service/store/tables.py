@@ -1,17 +1,22 @@
-"""All tables. No PHI: ids of cards, rules, services and hook instances, outcomes and times."""
+"""All tables. No PHI: ids of cards, rules, services and hook instances, outcomes and times.
+
+The schema is changed by migrations only (`migrations/versions`, one revision per change); a
+test checks that a database migrated to head matches these models exactly.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, Index, String, Text
+from sqlalchemy import Boolean, DateTime, Index, String, Text, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cds_service.store.db import Base
 
 
 class ServedCard(Base):
-    """One card this service returned, so feedback can be joined to the rule behind it."""
+    """One card this service returned (or, for a rule in silent mode, would have returned), so
+    feedback can be joined to the rule behind it. Pruned after the retention period."""
 
     __tablename__ = "served_cards"
 
@@ -21,6 +26,9 @@ class ServedCard(Base):
     rule_id: Mapped[str] = mapped_column(String(128), index=True)
     indicator: Mapped[str] = mapped_column(String(16))
     served_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    card_key: Mapped[str | None] = mapped_column(String(128), nullable=True)  # None before r0002
+    # False: the rule is in silent mode, so the card was evaluated and audited but not sent.
+    shown: Mapped[bool] = mapped_column(Boolean, server_default=true())
 
 
 class Feedback(Base):
@@ -40,6 +48,8 @@ class Feedback(Base):
     override_comment: Mapped[str | None] = mapped_column(Text, nullable=True)
     outcome_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    # The rule behind the card when the feedback arrived: kept after the audit row is pruned.
+    rule_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
 
 
 class SeenJwt(Base):

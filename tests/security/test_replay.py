@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from collections.abc import Iterator
 
 import pytest
-
 from sqlalchemy import Engine, func, select
 
 from cds_service.security.replay import ReplayStore, replay_key

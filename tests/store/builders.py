@@ -13,16 +13,22 @@ REASON_SYSTEM = "https://cds.example.org/override-reason"
 
 
 @dataclass(frozen=True)
+class Finding:
+    card_key: str
+
+
+@dataclass(frozen=True)
 class Rendered:
-    """Stands in for cards.render.RenderedCard: a card and the rule behind it."""
+    """Stands in for cards.render.RenderedCard: a card, the rule behind it, its card key."""
 
     card: Card
     rule_id: str
+    finding: Finding
 
 
-def rendered(rule_id: str, indicator: str = "warning") -> Rendered:
+def rendered(rule_id: str, indicator: str = "warning", card_key: str | None = None) -> Rendered:
     card = Card(summary="A card", indicator=indicator, source=Source(label="Guideline"))
-    return Rendered(card=card, rule_id=rule_id)
+    return Rendered(card=card, rule_id=rule_id, finding=Finding(card_key or f"{rule_id}-card"))
 
 
 def accepted(

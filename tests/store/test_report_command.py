@@ -59,7 +59,7 @@ def test_json_output(database: str) -> None:
     assert body["since"] == "2000-01-01T00:00:00+00:00"
     rules = {row["rule"]: row for row in body["rules"]}
     assert rules["magnesium-low"] | {"overrideReasons": None} == {
-        "rule": "magnesium-low", "served": 3, "accepted": 1, "overridden": 1,
+        "rule": "magnesium-low", "served": 3, "silent": 0, "accepted": 1, "overridden": 1,
         "acceptanceRate": 0.5, "acceptedPerServed": pytest.approx(1 / 3),
         "overriddenWithoutReason": 0, "overrideReasons": None,
     }
