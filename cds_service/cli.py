@@ -111,6 +111,9 @@ cli.command(help="Mint a test JWT for one endpoint URL from a local private key.
 from cds_service.commands.trust_check import trust  # noqa: E402
 
 cli.add_typer(trust, name="trust")
+from cds_service.commands.db import db  # noqa: E402
+
+cli.add_typer(db, name="db")
 
 
 def main() -> None:

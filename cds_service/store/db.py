@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
-from sqlalchemy.orm import DeclarativeBase, sessionmaker
+from sqlalchemy.orm import DeclarativeBase
 
 if TYPE_CHECKING:
     from cds_service.store.schema import SchemaState
@@ -44,15 +44,18 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    connect_args: dict[str, object] = {}
+    if url.startswith("postgresql") and "connect_timeout" not in url:
+        # A database host that does not answer: fail (503, one log line) in seconds, not
+        # after the operating system's TCP timeout of minutes.
+        connect_args["connect_timeout"] = 5
+    return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
 
 
-def open_database(url: str, *, migrate: bool = True) -> Engine:
-    """The engine on a schema at head (upgraded first when `migrate`), or `DatabaseUnusable`
-    saying why, in one line."""
+def connect(url: str) -> Engine:
+    """The engine for a URL (no connection made yet), or `DatabaseUnusable` saying why."""
     try:
-        shown = make_url(url).render_as_string(hide_password=True)
-        engine = make_engine(url)
+        return make_engine(url)
     except (ArgumentError, NoSuchModuleError):
         raise DatabaseUnusable(f"not a database URL this service knows ({_URL_EXAMPLES})") from None
     except ModuleNotFoundError as exc:
@@ -60,8 +63,23 @@ def open_database(url: str, *, migrate: bool = True) -> Engine:
             f"the database driver {exc.name!r} is not installed "
             "(PostgreSQL: pip install 'cds-service[postgres]')"
         ) from None
+
+
+def shown_url(url: str) -> str:
+    """The URL as it may be printed: without its password."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(not a URL)"
+
+
+def open_database(url: str, *, migrate: bool = True) -> Engine:
+    """The engine on a schema at head (upgraded first when `migrate`), or `DatabaseUnusable`
+    saying why, in one line."""
     from cds_service.store.schema import schema_state
 
+    engine = connect(url)
+    shown = shown_url(url)
     try:
         state = init_schema(engine) if migrate else schema_state(engine)
     except SQLAlchemyError as exc:
@@ -92,6 +110,3 @@ def init_schema(engine: Engine) -> SchemaState:
         log.info("database schema upgraded to %s (it was %s)", after.current, before.origin())
     return after
 
-
-def session_factory(engine: Engine) -> sessionmaker:  # type: ignore[type-arg]
-    return sessionmaker(engine, expire_on_commit=False)
