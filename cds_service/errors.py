@@ -9,7 +9,8 @@
     ├── UnsupportedMedia    415    body is not JSON
     ├── TooManyRequests     429    a client's feedback over its rate limit (with Retry-After)
     ├── ClientGone          499    the client left before its body arrived (nobody reads this)
-    └── DataUnavailable     412    required data neither prefetched nor fetchable (spec §Prefetch)
+    ├── DataUnavailable     412    required data neither prefetched nor fetchable (spec §Prefetch)
+    └── ServiceUnavailable  503    the service's own database does not answer (fail closed)
 
 `code` values are stable: tests, logs and the OperationOutcome's `details.coding` use them.
 Messages never contain patient data or tokens.
@@ -94,3 +95,17 @@ class DataUnavailable(CdsError):
 
     status_code = 412
     code = "data-unavailable"
+
+
+class ServiceUnavailable(CdsError):
+    """The service's database does not answer, so the call cannot be checked (JWT replay) or
+    stored (feedback): refused, and the caller may retry later. Not the caller's fault."""
+
+    status_code = 503
+    code = "unavailable"
+
+    def __init__(
+        self, message: str = "The service is unavailable: its database does not answer. "
+        "Try again later."
+    ) -> None:
+        super().__init__(message)

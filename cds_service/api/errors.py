@@ -16,7 +16,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.types import Scope
 
-from cds_service.errors import CdsError, Unauthorized
+from cds_service.errors import CdsError, ServiceUnavailable, Unauthorized
+from cds_service.store.db import DATABASE_DOWN
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +115,13 @@ def log_unexpected(scope: Scope, exc: BaseException) -> None:
     log.error("unhandled %s on %s\n%s", type(exc).__name__, where(scope), frames)
 
 
+async def _database_down(request: Request, exc: Exception) -> Response:
+    # Fail closed, in one line: the outage is logged once per call, without a traceback.
+    log.error("database unavailable on %s (%s): answered 503", where(request.scope),
+              type(exc).__name__)
+    return response_for(ServiceUnavailable())
+
+
 async def _unexpected(request: Request, exc: Exception) -> Response:
     # Last resort (middleware/InternalErrors answers first, inside CORS and the security
     # headers): our bug, not the caller's. Log the type and frames, never the body.
@@ -138,7 +146,8 @@ def documented_errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
         413: "Request body too large",
         415: "Request body is not JSON",
         429: "Too many feedback items from this client; retry after `Retry-After` seconds",
-        503: "At capacity; retry after `Retry-After` seconds",
+        503: "At capacity, or the service's database does not answer; retry after "
+        "`Retry-After` seconds",
     }
     return {
         status: {
@@ -153,4 +162,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(CdsError, _cds_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    for down in DATABASE_DOWN:
+        app.add_exception_handler(down, _database_down)
     app.add_exception_handler(Exception, _unexpected)

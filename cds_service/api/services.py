@@ -35,7 +35,7 @@ JSON = "application/json"
 @router.get(
     "/cds-services",
     summary="Discovery: the services this CDS service offers",
-    responses=documented_errors(401),
+    responses=documented_errors(401, 503),
 )
 async def discovery(state: StateDep, _caller: Caller) -> Response:
     return Response(orjson.dumps(state.registry.discovery()), media_type=JSON)
@@ -44,7 +44,7 @@ async def discovery(state: StateDep, _caller: Caller) -> Response:
 @router.post(
     "/cds-services/{service_id}",
     summary="Call a CDS service with a hook request; answers with cards",
-    responses={200: {"model": CdsResponse}, **documented_errors(400, 401, 404, 412, 413, 415)},
+    responses={200: {"model": CdsResponse}, **documented_errors(400, 401, 404, 412, 413, 415, 503)},
     openapi_extra={
         "requestBody": {
             "required": True,

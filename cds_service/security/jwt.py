@@ -32,7 +32,7 @@ from joserfc import jws
 from joserfc.errors import JoseError
 from sqlalchemy.exc import SQLAlchemyError
 
-from cds_service.errors import Unauthorized
+from cds_service.errors import ServiceUnavailable, Unauthorized
 from cds_service.security.jwks import JwksCache
 from cds_service.security.keys import ASYMMETRIC_ALGORITHMS, key_fits
 from cds_service.security.principal import AuthenticatedClient
@@ -188,10 +188,11 @@ class JwtVerifier:
         until = datetime.fromtimestamp(exp + self._skew, UTC)
         try:
             fresh = await anyio.to_thread.run_sync(self._replay.remember, client.iss, jti, until)
-        except SQLAlchemyError:
-            # Fail closed: without the replay check a stolen token could be reused.
-            log.exception("replay store unavailable; refusing the token")
-            raise _Refused("replay store unavailable", logging.ERROR) from None
+        except SQLAlchemyError as exc:
+            # Fail closed: without the replay check a stolen token could be reused. The
+            # caller is not at fault: 503, and one log line (no traceback).
+            log.error("replay store unavailable (%s); refusing the call", type(exc).__name__)
+            raise ServiceUnavailable() from None
         if not fresh:
             raise _suspicious("jti already used (replay)")
 

@@ -11,13 +11,26 @@ import logging
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, create_engine, event, make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DisconnectionError,
+    InterfaceError,
+    NoSuchModuleError,
+    OperationalError,
+    SQLAlchemyError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import DeclarativeBase
 
 if TYPE_CHECKING:
     from cds_service.store.schema import SchemaState
 
 log = logging.getLogger(__name__)
+
+# The database is down or unreachable (not our bug, not the caller's): the API answers 503.
+DATABASE_DOWN: tuple[type[SQLAlchemyError], ...] = (
+    OperationalError, InterfaceError, DisconnectionError, PoolTimeout,
+)
 
 _URL_EXAMPLES = "e.g. sqlite:///cds-service.db or postgresql+psycopg://user@host/cds"
 

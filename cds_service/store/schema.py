@@ -18,13 +18,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
+from typing import TYPE_CHECKING
+
 from sqlalchemy import Connection, Engine, inspect, text
 
-# Alembic narrates each step at INFO; `db.init_schema` logs one line per upgrade instead.
+if TYPE_CHECKING:
+    from alembic.script import ScriptDirectory
+
+# Alembic narrates each step (and its plugins, as it is imported) at INFO; `db.init_schema`
+# logs one line per upgrade instead. Set before Alembic is first imported, below.
 logging.getLogger("alembic").setLevel(logging.WARNING)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -66,6 +68,8 @@ class SchemaState:
 
 @functools.cache
 def _script() -> ScriptDirectory:
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory(str(MIGRATIONS))
 
 
@@ -86,6 +90,8 @@ def schema_state(engine: Engine) -> SchemaState:
 
 
 def _state(conn: Connection) -> SchemaState:
+    from alembic.runtime.migration import MigrationContext
+
     current = MigrationContext.configure(conn).get_current_revision()
     present = frozenset(inspect(conn).get_table_names()) & _RELEASE_0_1_TABLES
     return SchemaState(current=current, head=head(), tables=present)
@@ -94,6 +100,9 @@ def _state(conn: Connection) -> SchemaState:
 def upgrade(engine: Engine) -> tuple[SchemaState, SchemaState]:
     """Upgrade to head under the schema lock; (before, after). A database newer than this
     release is left as it is (`after.known` is False)."""
+    from alembic import command
+    from alembic.config import Config
+
     with _locked(engine) as conn:
         before = _state(conn)
         if before.at_head or not before.known:
