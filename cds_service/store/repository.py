@@ -267,6 +267,7 @@ def _build_report(
         Feedback.override_code,
         Feedback.override_display,
         Feedback.received_at,
+        Feedback.rule_id,
         func.row_number()
         .over(
             partition_by=Feedback.card_uuid,
@@ -327,11 +328,13 @@ def _build_report(
 
 
 def _unknown_card_row(conn: Connection, latest: Any, since: datetime | None) -> RuleReport | None:
-    """Feedback whose card has no served record (served elsewhere, or before the audit)."""
+    """Feedback whose card this service has no record of (served elsewhere, or before the
+    audit). Feedback whose audit row was pruned knows its rule and is left out: the table
+    covers the retention period (the export has every item)."""
     query = (
         select(latest.c.outcome, func.count())
         .select_from(latest.outerjoin(ServedCard, ServedCard.card_uuid == latest.c.card_uuid))
-        .where(ServedCard.card_uuid.is_(None))
+        .where(ServedCard.card_uuid.is_(None), latest.c.rule_id.is_(None))
         .group_by(latest.c.outcome)
     )
     if since:

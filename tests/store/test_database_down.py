@@ -9,6 +9,7 @@ import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from joserfc.jwk import ECKey
@@ -51,9 +52,9 @@ def key() -> ECKey:
     return ECKey.generate_key("P-384", parameters={"kid": "down-test"})
 
 
-def failed_closed(response: object, caplog: pytest.LogCaptureFixture) -> None:
-    assert getattr(response, "status_code") == 503
-    body = getattr(response, "json")()
+def failed_closed(response: httpx.Response, caplog: pytest.LogCaptureFixture) -> None:
+    assert response.status_code == 503
+    body = response.json()
     issue = body["issue"][0]
     assert body["resourceType"] == "OperationOutcome" and issue["code"] == "transient"
     assert issue["details"]["coding"][0]["code"] == "unavailable"
@@ -82,11 +83,11 @@ def test_a_hook_call_fails_closed_with_503(
     ))
     aud = "http://testserver" + ORDER_SELECT
 
-    def call(jti: str) -> object:
+    def call(jti: str) -> httpx.Response:
         token = mint(key, claims(iss=ISSUER, aud=aud, jti=jti), kid=key.kid)
         return client.post(ORDER_SELECT, json=REQUEST, headers={"Authorization": f"Bearer {token}"})
 
-    assert getattr(call("before"), "status_code") == 200
+    assert call("before").status_code == 200
     client.app.state.cds.store.engine.dispose()  # type: ignore[attr-defined]
     take_down()
     caplog.clear()
