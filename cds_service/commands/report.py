@@ -1,13 +1,21 @@
-"""`cds-service report`: the alert-fatigue table for the clinical committee.
+"""`cds-service report`: the alert-fatigue table for the clinical committee, and the feedback
+export.
 
-Per rule: cards served, accepted, overridden, acceptance rate and the top override reasons,
-read from the feedback store (the numbers come from `Store.report`; this module only prints).
+Per rule: cards served, cards a silent rule would have shown, accepted, overridden, acceptance
+rate and the top override reasons (the numbers come from `Store.report`). `--format csv` or
+`ndjson` writes every feedback item instead, one record each (`Store.export`), for the
+committee's own tools. This module only prints.
 """
 
 from __future__ import annotations
 
+import csv
 import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,20 +28,33 @@ from sqlalchemy.exc import ArgumentError
 
 from cds_service.settings import describe_error, load_settings
 from cds_service.store.db import DatabaseUnusable, open_database
+from cds_service.store.export import FIELDS, FeedbackRecord
 from cds_service.store.report_model import RuleReport
 from cds_service.store.repository import Store
 
 TOP_REASONS = 3
 
 
+class Format(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    ndjson = "ndjson"
+
+
 def report(
     since: Annotated[
         str | None,
-        typer.Option(help="Only cards served on or after this UTC date or date-time "
-                     "(ISO 8601, e.g. 2026-11-01)."),
+        typer.Option(help="Only cards served (csv, ndjson: feedback given) on or after this UTC "
+                     "date or date-time (ISO 8601, e.g. 2026-11-01)."),
     ] = None,
+    output_format: Annotated[
+        Format,
+        typer.Option("--format", help="table or json: per-rule counts. csv or ndjson: every "
+                     "feedback item with its rule, card, hook and service."),
+    ] = Format.table,
     json_output: Annotated[
-        bool, typer.Option("--json", help="Print JSON instead of a table.")
+        bool, typer.Option("--json", help="Same as --format json.")
     ] = False,
     database_url: Annotated[
         str | None, typer.Option(help="SQLAlchemy URL; default: CDS_DATABASE_URL.")
@@ -41,14 +62,37 @@ def report(
 ) -> None:
     """Per rule: cards served, accepted, overridden, acceptance rate, top override reasons."""
     start = parse_since(since)
-    rows = load_report(database_url or _configured_url(), start)
-    if json_output:
+    chosen = Format.json if json_output else output_format
+    with open_store(database_url or _configured_url()) as store:
+        if chosen in (Format.csv, Format.ndjson):
+            write_records(store.export(start, hooks=_hooks()), chosen)
+            return
+        rows = store.report(start)
+    if chosen is Format.json:
         typer.echo(json.dumps(report_json(rows, start), indent=2))
     else:
         console = Console()
         if not console.is_terminal:  # piped to a file or mail: don't squeeze into 80 columns
             console.width = 160
         console.print(report_table(rows, start))
+
+
+def write_records(records: list[FeedbackRecord], chosen: Format) -> None:
+    """CSV with a header row (RFC 4180), or one JSON object per line, to stdout."""
+    if chosen is Format.csv:
+        writer = csv.writer(sys.stdout, lineterminator="\r\n")
+        writer.writerow(FIELDS)
+        writer.writerows(record.to_csv() for record in records)
+    else:
+        for record in records:
+            sys.stdout.write(json.dumps(record.to_json(), separators=(",", ":")) + "\n")
+
+
+def _hooks() -> dict[str, str]:
+    """Service id -> hook, from the service registry (the ids are fixed)."""
+    from cds_service.hooks.registry import build_registry
+
+    return {service.id: service.hook for service in build_registry([])}
 
 
 def parse_since(value: str | None) -> datetime | None:
@@ -64,9 +108,11 @@ def parse_since(value: str | None) -> datetime | None:
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
-def load_report(url: str, since: datetime | None) -> list[RuleReport]:
-    """Open the store, read the report, close. A SQLite file that isn't there is an error
-    (opening it would silently create an empty database and report nothing)."""
+@contextmanager
+def open_store(url: str) -> Iterator[Store]:
+    """The store, closed afterwards. A SQLite file that isn't there is an error (opening it
+    would silently create an empty database and report nothing); so is a schema older than
+    this release (a report does not upgrade it: `cds-service db upgrade` does)."""
     try:
         parsed = make_url(url)
     except ArgumentError:
@@ -76,12 +122,12 @@ def load_report(url: str, since: datetime | None) -> list[RuleReport]:
         typer.echo(f"No database at {path} (set CDS_DATABASE_URL).", err=True)
         raise typer.Exit(1)
     try:
-        engine = open_database(url)  # an older database may lack a table: created, empty
+        engine = open_database(url, migrate=False)
     except DatabaseUnusable as exc:
         typer.echo(f"Invalid configuration: CDS_DATABASE_URL: {exc}", err=True)
         raise typer.Exit(2) from None
     try:
-        return Store(engine).report(since)
+        yield Store(engine)
     finally:
         engine.dispose()
 
@@ -112,18 +158,20 @@ def report_table(rows: list[RuleReport], since: datetime | None) -> Table:
     period = f"since {_day(since)}" if since else "all time"
     table = Table(
         title=f"Card outcomes by rule ({period})",
-        caption="Acceptance = accepted / (accepted + overridden); of served = accepted / served. "
+        caption="Silent = cards a rule in silent mode produced (audited, not shown). "
+        "Acceptance = accepted / (accepted + overridden); of served = accepted / served. "
         "Each card counts once, by its latest outcome; unanswered cards were ignored or came "
         "from an EHR that sends no feedback.",
     )
     table.add_column("Rule", no_wrap=True)
-    for name in ("Served", "Accepted", "Overridden", "Acceptance", "Of served"):
+    for name in ("Served", "Silent", "Accepted", "Overridden", "Acceptance", "Of served"):
         table.add_column(name, justify="right", no_wrap=True)
     table.add_column("Top override reasons", min_width=24)
     for row in rows:
         table.add_row(
-            row.rule_id, str(row.served), str(row.accepted), str(row.overridden),
-            _percent(row.acceptance_rate), _percent(row.accepted_per_served), _reasons(row),
+            row.rule_id, str(row.served), str(row.silent) if row.silent else "–",
+            str(row.accepted), str(row.overridden), _percent(row.acceptance_rate),
+            _percent(row.accepted_per_served), _reasons(row),
         )
     return table
 

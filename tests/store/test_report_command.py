@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,8 +14,10 @@ from typer.testing import CliRunner
 
 from cds_service.commands.report import parse_since, report
 from cds_service.store.db import init_schema, make_engine
+from cds_service.store.export import FIELDS
 from cds_service.store.feedback_models import FeedbackItem
 from cds_service.store.repository import Store
+from tests.store import release_0_1
 from tests.store.builders import SERVICE, accepted, overridden, rendered
 
 app = typer.Typer()
@@ -102,3 +106,67 @@ def test_parse_since(text: str, expected: datetime) -> None:
 def test_a_database_url_that_is_not_one_is_a_configuration_error() -> None:
     code, output = run("--database-url", "not-a-url")
     assert code == 2 and "Invalid configuration: CDS_DATABASE_URL" in output
+
+
+def test_csv_export_has_one_row_per_feedback_item(database: str) -> None:
+    code, output = run("--database-url", database, "--format", "csv")
+    assert code == 0, output
+    rows = list(csv.DictReader(io.StringIO(output)))
+    assert list(rows[0]) == list(FIELDS)
+    assert len(rows) == 3
+    by_outcome = {(row["rule"], row["outcome"], row["override_code"]) for row in rows}
+    assert by_outcome == {
+        ("magnesium-low", "accepted", ""),
+        ("magnesium-low", "overridden", "not-relevant"),
+        ("statin-myopathy", "overridden", ""),
+    }
+    accepted_row = next(row for row in rows if row["outcome"] == "accepted")
+    assert accepted_row["hook"] == "order-sign" and accepted_row["service"] == SERVICE
+    assert accepted_row["card_key"] == "magnesium-low-card"
+    assert accepted_row["accepted_suggestions"] == "s-1"
+    assert accepted_row["outcome_at"] == "2026-11-20T10:00:00Z"
+
+
+def test_ndjson_export_leaves_out_free_text_comments(database_url: str) -> None:
+    engine = make_engine(database_url)
+    init_schema(engine)
+    store = Store(engine)
+    card = rendered("magnesium-low")
+    store.record_served(SERVICE, "hook-1", [card])
+    store.record_feedback(SERVICE, [FeedbackItem.model_validate({
+        "card": card.card.uuid, "outcome": "overridden", "outcomeTimestamp": "2026-11-21T09:00:00Z",
+        "overrideReason": {"reason": {"code": "other"}, "userComment": "PATIENT SAID SOMETHING"},
+    })])
+    engine.dispose()
+
+    code, output = run("--database-url", database_url, "--format", "ndjson", "--since", "2026-11-21")
+    assert code == 0, output
+    (line,) = output.splitlines()
+    record = json.loads(line)
+    assert record["rule"] == "magnesium-low" and record["override_code"] == "other"
+    assert record["accepted_suggestions"] == [] and record["hook"] == "order-sign"
+    assert "PATIENT" not in output
+
+
+def test_silent_firings_are_counted_next_to_shown_ones(database_url: str) -> None:
+    engine = make_engine(database_url)
+    init_schema(engine)
+    Store(engine).record_served(
+        SERVICE, "hook-1", [rendered("magnesium-low")],
+        silent=[rendered("new-rule"), rendered("new-rule"), rendered("magnesium-low")],
+    )
+    engine.dispose()
+    code, output = run("--database-url", database_url, "--json")
+    assert code == 0, output
+    rules = {row["rule"]: (row["served"], row["silent"]) for row in json.loads(output)["rules"]}
+    assert rules == {"magnesium-low": (1, 1), "new-rule": (0, 2)}
+    code, table = run("--database-url", database_url)
+    assert "Silent" in table and "new-rule" in table
+
+
+def test_a_report_does_not_upgrade_an_old_schema(database_url: str) -> None:
+    engine = make_engine(database_url)
+    release_0_1.create_populated(engine, cards=3)
+    engine.dispose()
+    code, output = run("--database-url", database_url)
+    assert code == 2 and "cds-service db upgrade" in output
