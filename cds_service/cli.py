@@ -43,17 +43,17 @@ def usable_or_exit(settings: Settings) -> None:
     from cds_service.security.trust import TrustConfigError, trust_config
     from cds_service.store.db import DatabaseUnusable, open_database
 
-    try:
-        open_database(settings.database_url, migrate=settings.database_migrate).dispose()
-    except DatabaseUnusable as exc:
-        typer.echo(f"Invalid configuration: CDS_DATABASE_URL: {exc}", err=True)
-        raise typer.Exit(2) from None
     if settings.auth_required:
         try:
             trust_config(settings)
         except TrustConfigError as exc:
             typer.echo(f"Invalid configuration: CDS_TRUST_FILE / CDS_PROFILE: {exc}", err=True)
             raise typer.Exit(2) from None
+    try:  # last: this upgrades the schema (once, before any worker starts)
+        open_database(settings.database_url, migrate=settings.database_migrate).dispose()
+    except DatabaseUnusable as exc:
+        typer.echo(f"Invalid configuration: CDS_DATABASE_URL: {exc}", err=True)
+        raise typer.Exit(2) from None
 
 
 @cli.command()
