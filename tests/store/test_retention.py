@@ -19,9 +19,6 @@ from cds_service.store.retention import Retention
 from cds_service.store.tables import Feedback, SeenJwt, ServedCard
 from tests.store.builders import SERVICE, accepted, overridden, rendered
 
-NOW = datetime.now(UTC)
-
-
 @pytest.fixture
 def engine(database_url: str) -> Iterator[Engine]:
     db = make_engine(database_url)
@@ -36,12 +33,13 @@ def count(engine: Engine, model: type[object]) -> int:
 
 
 def served_days_ago(store: Store, engine: Engine, days: float, rule: str = "old-rule") -> str:
+    now = datetime.now(UTC)
     card = rendered(rule)
     store.record_served(SERVICE, "hook", [card])
     assert card.card.uuid is not None
     with engine.begin() as conn:
         conn.execute(update(ServedCard).where(ServedCard.card_uuid == card.card.uuid)
-                     .values(served_at=NOW - timedelta(days=days)))
+                     .values(served_at=now - timedelta(days=days)))
     return card.card.uuid
 
 
@@ -50,10 +48,11 @@ def test_old_audit_rows_and_expired_jwt_ids_go_feedback_stays(engine: Engine) ->
     old = [served_days_ago(store, engine, days) for days in (401, 450, 500, 900, 3_000)]
     kept = [served_days_ago(store, engine, days, "new-rule") for days in (0, 10, 399)]
     store.record_feedback(SERVICE, [accepted(old[0]), overridden(kept[0], code="x")])
+    now = datetime.now(UTC)
     replay = ReplayStore(engine)
-    replay.remember("iss", "expired-1", NOW - timedelta(seconds=5))
-    replay.remember("iss", "expired-2", NOW - timedelta(days=3))
-    replay.remember("iss", "live", NOW + timedelta(minutes=5))
+    replay.remember("iss", "expired-1", now - timedelta(seconds=5))
+    replay.remember("iss", "expired-2", now - timedelta(days=3))
+    replay.remember("iss", "live", now + timedelta(minutes=5))
 
     pruned = Retention(engine, audit_days=400, batch_rows=2, pause_seconds=0).prune()
 
@@ -64,7 +63,7 @@ def test_old_audit_rows_and_expired_jwt_ids_go_feedback_stays(engine: Engine) ->
     assert left == set(kept)
     assert count(engine, Feedback) == 2 and rules[old[0]] == "old-rule"
     assert count(engine, SeenJwt) == 1
-    assert replay.remember("iss", "live", NOW + timedelta(minutes=5)) is False
+    assert replay.remember("iss", "live", now + timedelta(minutes=5)) is False
 
     # The table covers the retention period: a pruned card's feedback is not "(unknown)".
     assert [row.rule_id for row in store.report()] == ["new-rule"]
