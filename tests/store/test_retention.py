@@ -19,6 +19,7 @@ from cds_service.store.retention import Retention
 from cds_service.store.tables import Feedback, SeenJwt, ServedCard
 from tests.store.builders import SERVICE, accepted, overridden, rendered
 
+
 @pytest.fixture
 def engine(database_url: str) -> Iterator[Engine]:
     db = make_engine(database_url)
