@@ -75,22 +75,19 @@ class AuditWriter:
             self._loop.call_soon_threadsafe(self._wake.set)
 
     def flush(self) -> int:
-        """Write everything queued now, one transaction per batch; the number of rows written.
-        Rows the database refused to take are queued again for the next flush."""
-        written = 0
+        """Write the rows queued now, one transaction per `batch_rows`; the number written.
+        Rows queued while this runs wait for the next flush (else a slow commit would be
+        followed at once by another, and batching would stop under load). Rows the database
+        refused to take are queued again, first."""
         with self._write_lock:
-            while True:
-                with self._lock:
-                    batch = self._pending[: self.batch_rows]
-                    del self._pending[: self.batch_rows]
-                if not batch:
-                    break
-                if not self._write(batch):
+            with self._lock:
+                rows, self._pending = self._pending, []
+            for start in range(0, len(rows), self.batch_rows):
+                if not self._write(rows[start : start + self.batch_rows]):
                     with self._lock:
-                        self._pending[:0] = batch
-                    break
-                written += len(batch)
-        return written
+                        self._pending[:0] = rows[start:]
+                    return start
+            return len(rows)
 
     def _write(self, batch: list[Row]) -> bool:
         try:
