@@ -75,6 +75,17 @@ def process_tree_cpu(root: int) -> float:
     return sum(cpu.get(pid, 0.0) for pid in tree)
 
 
+def busy_cpu_seconds() -> float:
+    """CPU seconds all CPUs have spent busy since boot (/proc/stat, every process)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields
+    return (user + nice + system + irq + softirq + steal) / CLK_TCK
+
+
+def servers_cpu(targets: list[Target]) -> float:
+    return sum(process_tree_cpu(t.proc.pid) for t in targets if t.proc is not None)
+
+
 def pids_cpu(pids: list[int]) -> float:
     total = 0.0
     for pid in pids:
@@ -309,6 +320,7 @@ def main(argv: list[str]) -> int:
             f" servers: " + ", ".join(f"{t.label} :{t.port}" for t in targets))
         for target in targets:  # warm-up
             measure(target, body, args, None, 2.0)
+        busy0, ours0, wall0 = busy_cpu_seconds(), servers_cpu(targets), time.monotonic()
         for rnd in range(1, args.rounds + 1):
             order = targets if rnd % 2 else list(reversed(targets))
             for target in order:
@@ -317,6 +329,11 @@ def main(argv: list[str]) -> int:
                 runs[target.label].append(run)
                 log(f"round {rnd} {target.label:26} {run.rps:6.0f} req/s p50 {run.p50_ms:6.1f} "
                     f"p99 {run.p99_ms:6.1f} ms cpu {run.cpu_ms:5.2f} ms/call")
+        wall = time.monotonic() - wall0
+        busy = (busy_cpu_seconds() - busy0) / wall
+        notes.append(f"during the measured rounds the machine's CPUs were busy {busy:.2f} of "
+                     f"{os.cpu_count()}, our servers' processes {(servers_cpu(targets) - ours0) / wall:.2f}"
+                     " (the rest: the load generator, PostgreSQL and other tenants)")
         answered = {t.label: t.calls_answered() for t in targets}
     finally:
         for target in targets:
