@@ -25,6 +25,8 @@ from cds_service.cards.catalog import CardCatalog
 from cds_service.clinical.terminology import get_terminology
 from cds_service.fhir.client import FhirClient
 from cds_service.fhir.prefetch import FetchLimits
+from cds_service.governance.attributes import discovery_extension, source_attributes
+from cds_service.governance.site import site_for
 from cds_service.hooks.models import HookRequest
 from cds_service.hooks.pipeline import Engine, PipelineConfig
 from cds_service.hooks.registry import build_registry
@@ -55,6 +57,7 @@ def build_engine(
 ) -> Engine:
     """The hook pipeline's loaded content and FHIR client (shared by the API and the CLI)."""
     terminology = get_terminology()
+    site = site_for(settings)
     return Engine(
         terminology=terminology,
         catalog=default_catalog(),
@@ -71,9 +74,12 @@ def build_engine(
                 max_entries_per_key=settings.max_entries_per_key,
                 max_json_values=settings.fhir_max_json_values,
             ),
-            thresholds=Thresholds(hypomagnesemia_mmol_per_l=settings.hypomagnesemia_mmol_per_l),
-            lab_max_age_days=settings.lab_max_age_days,
+            thresholds=site.cut_offs(
+                Thresholds(hypomagnesemia_mmol_per_l=settings.hypomagnesemia_mmol_per_l)
+            ),
+            lab_max_age_days=site.lab_max_age_days or settings.lab_max_age_days,
             max_cards=settings.max_cards,
+            site=site,
         ),
     )
 
@@ -115,9 +121,18 @@ def create_app(
             max_lifetime=settings.jwt_max_lifetime_seconds,
         )
     retention = Retention(db, audit_days=settings.audit_retention_days)
+    site = engine.config.site
+    if site.path is not None:
+        log.info("site file %s: %s", site.path, "; ".join(site.changes()) or "shipped defaults")
+    attributes = source_attributes(engine.catalog)
     state = AppState(
         settings=settings,
-        registry=build_registry(engine.terminology.observation_query_codes()),
+        registry=build_registry(
+            engine.terminology.observation_query_codes(),
+            extension=lambda hook: discovery_extension(
+                attributes, {rule: site.mode(rule, hook) for rule in attributes}
+            ),
+        ),
         engine=engine,
         store=Store(
             db,

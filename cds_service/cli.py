@@ -27,14 +27,21 @@ def _every_command(ctx: typer.Context) -> None:
 
 def settings_or_exit() -> Settings:
     """Validated settings, or a clear message naming each bad CDS_* variable and exit code 2."""
+    from cds_service.governance.site import SiteConfigError, site_for
+
     try:
-        return load_settings()
+        settings = load_settings()
+        site_for(settings)  # a bad site file stops every command, in one line
     except ValidationError as exc:
         typer.echo("Invalid configuration:\n" + describe_error(exc), err=True)
         raise typer.Exit(2) from None
     except FileNotFoundError as exc:
         typer.echo(f"Invalid configuration: {exc}", err=True)
         raise typer.Exit(2) from None
+    except SiteConfigError as exc:
+        typer.echo(f"Invalid configuration: CDS_SITE_FILE: {exc}", err=True)
+        raise typer.Exit(2) from None
+    return settings
 
 
 def usable_or_exit(settings: Settings) -> None:

@@ -180,6 +180,11 @@ class Settings(BaseSettings):
         0.70, gt=0.3, lt=1.2, description="Serum Mg below this counts as low (when the lab "
         "gives no interpretation or reference range)."
     )
+    site_file: Path | None = Field(
+        None,
+        description="TOML site file: rules on, off or silent per hook, the lab window, cut-offs "
+        "within safe bounds, the alert budget per hook (docs/governance.md).",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_json: bool = Field(True, description="One JSON object per log line.")
     metrics_enabled: bool = True

@@ -85,8 +85,10 @@ async def call_service(service_id: str, request: Request, state: StateDep) -> Re
             hook_instance=hook_request.hookInstance if hook_request else None,
             report=report,
         )
-    if report.cards:
-        state.store.queue_served(service.id, hook_request.hookInstance, report.cards)
+    if report.cards or report.silent:
+        state.store.queue_served(
+            service.id, hook_request.hookInstance, report.cards, silent=report.silent
+        )
     return Response(orjson.dumps(response.to_json()), media_type=JSON)
 
 

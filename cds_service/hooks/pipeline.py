@@ -30,11 +30,12 @@ from cds_service.fhir.access import FhirAccessPolicy
 from cds_service.fhir.client import FhirClient
 from cds_service.fhir.medications import resolve_medication_references
 from cds_service.fhir.prefetch import FetchLimits, PrefetchResult, resolve_prefetch
+from cds_service.governance.site import Site
 from cds_service.hooks.models import CONTEXT_MODELS, HookContext, HookRequest
 from cds_service.hooks.registry import Service
 from cds_service.hooks.response import CdsResponse
-from cds_service.rules import evaluate
-from cds_service.rules.types import RuleInput, Thresholds
+from cds_service.rules import fire, select
+from cds_service.rules.types import Finding, RuleInput, Thresholds
 
 REQUIRED_KEYS = ("patient", "observations", "medications", "conditions")
 
@@ -47,6 +48,7 @@ class PipelineConfig:
     thresholds: Thresholds
     lab_max_age_days: int
     max_cards: int
+    site: Site = field(default_factory=Site)  # rule modes and budget per hook (site file)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +68,7 @@ class CallReport:
     prefetch: PrefetchResult | None = None
     rule_ids: list[str] = field(default_factory=list)
     cards: list[RenderedCard] = field(default_factory=list)
+    silent: list[RenderedCard] = field(default_factory=list)  # rules in silent mode: not sent
     fhir_ms: float = 0.0
 
 
@@ -185,11 +188,30 @@ async def run_hook(
     rule_input = RuleInput(
         hook=service.hook, facts=facts, orders=orders, thresholds=engine.config.thresholds
     )
-    findings = evaluate(rule_input)
+    # The site's rule modes apply here, after the rules and before anything is left out: a
+    # rule switched off or silenced never displaces another card or takes its lab offer.
+    site = engine.config.site
+    fired = fire(rule_input)
+    shown = [f for f in fired if site.mode(f.rule_id, service.hook) == "on"]
+    silent = [f for f in fired if site.mode(f.rule_id, service.hook) == "silent"]
+    findings = select(shown, rule_input)
     rendered = render_cards(
-        findings, rule_input, engine.catalog, max_cards=engine.config.max_cards
+        findings, rule_input, engine.catalog,
+        max_cards=_card_budget(engine.config, service.hook, findings),
     )
+    if silent:
+        report.silent = render_cards(silent, rule_input, engine.catalog, max_cards=len(silent))
     report.cards = rendered
     report.rule_ids = [r.rule_id for r in rendered]
     return CdsResponse(cards=[r.card for r in rendered])
 
+
+
+def _card_budget(config: PipelineConfig, hook: str, findings: list[Finding]) -> int:
+    """The most cards this call may show: the site's budget for the hook (never fewer than
+    the critical cards), within CDS_MAX_CARDS."""
+    budget = config.site.budget.get(hook)
+    if budget is None:
+        return config.max_cards
+    critical = sum(1 for finding in findings if finding.indicator == "critical")
+    return min(config.max_cards, max(budget, critical))

@@ -8,8 +8,8 @@ query restrictions (instance read; type search with reference, token-equality an
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from cds_service.errors import UnknownService
@@ -34,9 +34,10 @@ class Service:
     title: str
     description: str
     prefetch: dict[str, str]
+    extension: Mapping[str, Any] = field(default_factory=dict)  # e.g. source attributes
 
     def discovery_entry(self) -> dict[str, Any]:
-        return {
+        entry = {
             "hook": self.hook,
             "id": self.id,
             "title": self.title,
@@ -44,6 +45,9 @@ class Service:
             "prefetch": dict(self.prefetch),
             "usageRequirements": _USAGE,
         }
+        if self.extension:
+            entry["extension"] = dict(self.extension)
+        return entry
 
 
 def prefetch_templates(observation_codes: list[str]) -> dict[str, str]:
@@ -89,7 +93,11 @@ class Registry:
         return iter(self._by_id.values())
 
 
-def build_registry(observation_codes: list[str]) -> Registry:
+def build_registry(
+    observation_codes: list[str],
+    extension: Callable[[HookName], Mapping[str, Any]] = lambda _hook: {},
+) -> Registry:
+    """The three services; `extension(hook)` is each one's discovery `extension`."""
     templates = prefetch_templates(observation_codes)
     return Registry(
         [
@@ -105,6 +113,7 @@ def build_registry(observation_codes: list[str]) -> Registry:
                     "with kidney, age and liver guard-rails, and the work-up for secondary cramps."
                 ),
                 prefetch=templates,
+                extension=extension("patient-view"),
             ),
             Service(
                 id="muscle-cramps-order-select",
@@ -116,6 +125,7 @@ def build_registry(observation_codes: list[str]) -> Registry:
                     "guideline, this patient's kidney function, electrolytes, age and problems."
                 ),
                 prefetch=templates,
+                extension=extension("order-select"),
             ),
             Service(
                 id="muscle-cramps-order-sign",
@@ -127,6 +137,7 @@ def build_registry(observation_codes: list[str]) -> Registry:
                     "problems."
                 ),
                 prefetch=templates,
+                extension=extension("order-sign"),
             ),
         ]
     )

@@ -59,7 +59,18 @@ RULE_IDS: tuple[str, ...] = tuple(dict.fromkeys(spec.rule_id for spec in _ALL_SP
 def evaluate(inp: RuleInput) -> list[Finding]:
     """Run every rule, keep what the alert budget allows; deterministic order (rule order,
     then the rule's own order)."""
-    findings = [finding for rule in RULES for finding in rule(inp)]
+    return select(fire(inp), inp)
+
+
+def fire(inp: RuleInput) -> list[Finding]:
+    """Every rule's findings, before anything is left out (what a silent rule is audited for)."""
+    return [finding for rule in RULES for finding in rule(inp)]
+
+
+def select(findings: list[Finding], inp: RuleInput) -> list[Finding]:
+    """The findings one call shows: the alert budget, each lab offered once. The pipeline
+    leaves out rules a site switched off or silenced before this, so they never take a
+    card's place in the budget or its lab offer."""
     return offer_each_lab_once(apply_budget(findings, inp.hook, inp.budget))
 
 
@@ -92,4 +103,6 @@ def offer_each_lab_once(findings: list[Finding]) -> list[Finding]:
     ]
 
 
-__all__ = ["CARD_SPECS", "RULES", "RULE_IDS", "Rule", "evaluate", "offer_each_lab_once"]
+__all__ = [
+    "CARD_SPECS", "RULES", "RULE_IDS", "Rule", "evaluate", "fire", "offer_each_lab_once", "select",
+]

@@ -1,0 +1,185 @@
+"""ONC HTI-1 source attributes of each rule (45 CFR 170.315(b)(11), evidence-based DSIs).
+
+For every rule: its bibliographic citations (the sources and references of its cards, from
+`cards/`), the developer, the funding source of the implementation, release and revision
+dates (`data/source_attributes.yaml`), and whether it uses race, ethnicity, language, sexual
+orientation, gender identity, sex, date of birth, social determinants of health or health
+status assessments. Those yes/no answers are data too, and a test derives them from what each
+rule actually reads (`FACT_USES`, `LAB_USES`, `CONDITION_USES` say which data element each
+read is), so a rule that starts reading something new fails the test until its answers do.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from importlib import resources
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict
+
+from cds_service.cards.catalog import CardCatalog
+from cds_service.rules import CARD_SPECS, RULE_IDS
+
+# The HTI-1 list, in the regulation's order, with how we print each.
+ELEMENTS: Mapping[str, str] = {
+    "race": "Race",
+    "ethnicity": "Ethnicity",
+    "language": "Language",
+    "sexual_orientation": "Sexual orientation",
+    "gender_identity": "Gender identity",
+    "sex": "Sex",
+    "date_of_birth": "Date of birth",
+    "social_determinants": "Social determinants of health",
+    "health_status_assessments": "Health status assessments",
+}
+
+# Which HTI-1 data elements each patient fact is (clinical.types.PatientFacts). Every field is
+# listed, so a new one must be classified before the tests pass.
+FACT_USES: Mapping[str, tuple[str, ...]] = {
+    "patient_id": (),
+    "as_of": (),
+    "age_years": ("date_of_birth",),  # computed from Patient.birthDate
+    "sex": ("sex",),  # Patient.gender, read as administrative sex
+    "labs": (),  # per analyte: LAB_USES
+    "conditions": (),  # per condition group: CONDITION_USES
+    "active_medications": (),
+    "data_notes": (),
+}
+# An eGFR the lab did not report is computed from creatinine with age and sex (CKD-EPI 2021,
+# the race-free equation): a rule reading eGFR may use both.
+LAB_USES: Mapping[str, tuple[str, ...]] = {"egfr": ("date_of_birth", "sex")}
+# Condition groups that are HTI-1 data elements beyond a problem list (USCDI "Health Status
+# Assessments": pregnancy, functional, disability, mental or cognitive status, smoking...;
+# "Social determinants": housing, food, transport...). Every group is listed.
+CONDITION_USES: Mapping[str, tuple[str, ...]] = {
+    "muscle_cramp": (),
+    "ckd": (),
+    "ckd_g4_g5": (),
+    "esrd_dialysis": (),
+    "cirrhosis": (),
+    "hepatic_encephalopathy": (),
+    "hypomagnesemia": (),
+    "hypokalemia": (),
+    "hypocalcemia": (),
+    "seizure_disorder": (),
+    "benzodiazepine_beers_exception": (),
+    "malaria": (),
+    "babesiosis": (),
+    "cardiac_arrhythmia": (),
+    "pseudobulbar_affect": (),
+    "22q11_2_deletion": (),
+    "hypothyroidism": (),
+    "radiculopathy": (),
+    "low_back_pain_or_spasm": (),
+    "juvenile_idiopathic_arthritis": (),
+}
+
+EXTENSION_KEY = "org.example.cds.hti1SourceAttributes"
+
+
+@dataclass(frozen=True, slots=True)
+class Citation:
+    label: str
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class SourceAttributes:
+    rule_id: str
+    citations: tuple[Citation, ...]
+    developer: str
+    funding: str
+    released: date
+    revised: date
+    uses: frozenset[str]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule_id,
+            "citations": [{"label": c.label, "url": c.url} for c in self.citations],
+            "developer": self.developer,
+            "fundingSource": self.funding,
+            "releaseDate": self.released.isoformat(),
+            "revisionDate": self.revised.isoformat(),
+            "uses": {name: name in self.uses for name in ELEMENTS},
+        }
+
+
+class _Rule(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    released: date
+    revised: date
+    uses: list[str]
+
+
+class _File(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    developer: str
+    funding: str
+    rules: dict[str, _Rule]
+
+
+@functools.cache
+def _data() -> _File:
+    text = resources.files("cds_service.governance").joinpath(
+        "data", "source_attributes.yaml"
+    ).read_text(encoding="utf-8")
+    return _File.model_validate(yaml.safe_load(text))
+
+
+def source_attributes(catalog: CardCatalog) -> dict[str, SourceAttributes]:
+    """Every rule's attributes, in rule order. A rule without data is an error (start-up)."""
+    data = _data()
+    missing = [rule for rule in RULE_IDS if rule not in data.rules]
+    unknown = sorted(set(data.rules) - set(RULE_IDS))
+    if missing or unknown:
+        raise ValueError(f"source_attributes.yaml: no entry for {missing}; no rule {unknown}")
+    found = {}
+    for rule in RULE_IDS:
+        entry = data.rules[rule]
+        bad = sorted(set(entry.uses) - set(ELEMENTS))
+        if bad or entry.revised < entry.released:
+            raise ValueError(f"source_attributes.yaml: {rule}: unknown uses {bad} or revised "
+                             "before released")
+        found[rule] = SourceAttributes(
+            rule_id=rule,
+            citations=_citations(catalog, (k for k, s in CARD_SPECS.items() if s.rule_id == rule)),
+            developer=data.developer,
+            funding=data.funding,
+            released=entry.released,
+            revised=entry.revised,
+            uses=frozenset(entry.uses),
+        )
+    return found
+
+
+def _citations(catalog: CardCatalog, keys: Iterable[str]) -> tuple[Citation, ...]:
+    seen: dict[str, Citation] = {}
+    for key in keys:
+        card = catalog.card(key)
+        links = [(card.source.label, card.source.url)]
+        links += [(ref.label, ref.url) for ref in card.references]
+        for label, url in links:
+            if url:
+                seen.setdefault(str(url), Citation(str(label), str(url)))
+    return tuple(seen.values())
+
+
+def discovery_extension(
+    attributes: Mapping[str, SourceAttributes], modes: Mapping[str, str]
+) -> dict[str, Any]:
+    """A discovery entry's `extension`: the source attributes of every rule the service runs
+    (`modes`: rule -> on or silent for its hook; rules switched off are left out)."""
+    return {
+        EXTENSION_KEY: {
+            "regulation": "45 CFR 170.315(b)(11) (ONC HTI-1), source attributes",
+            "rules": [
+                {**attributes[rule].to_json(), "mode": mode}
+                for rule, mode in modes.items() if mode != "off"
+            ],
+        }
+    }
