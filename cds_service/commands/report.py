@@ -56,13 +56,20 @@ def report(
     json_output: Annotated[
         bool, typer.Option("--json", help="Same as --format json.")
     ] = False,
+    attributes: Annotated[
+        bool, typer.Option("--attributes", help="Each rule's ONC HTI-1 source attributes "
+                           "(citations, developer, funding, dates, data elements used) instead.")
+    ] = False,
     database_url: Annotated[
         str | None, typer.Option(help="SQLAlchemy URL; default: CDS_DATABASE_URL.")
     ] = None,
 ) -> None:
     """Per rule: cards served, accepted, overridden, acceptance rate, top override reasons."""
-    start = parse_since(since)
     chosen = Format.json if json_output else output_format
+    if attributes:
+        print_attributes(chosen)
+        return
+    start = parse_since(since)
     with open_store(database_url or _configured_url()) as store:
         if chosen in (Format.csv, Format.ndjson):
             write_records(store.export(start, hooks=_hooks()), chosen)
@@ -75,6 +82,37 @@ def report(
         if not console.is_terminal:  # piped to a file or mail: don't squeeze into 80 columns
             console.width = 160
         console.print(report_table(rows, start))
+
+
+def print_attributes(chosen: Format) -> None:
+    """The source attributes (no database needed): a table, or JSON for any other format."""
+    from cds_service.app import default_catalog
+    from cds_service.governance.attributes import ELEMENTS, source_attributes
+
+    found = source_attributes(default_catalog())
+    if chosen is not Format.table:
+        typer.echo(json.dumps({"rules": [a.to_json() for a in found.values()]}, indent=2))
+        return
+    first = next(iter(found.values()))
+    table = Table(
+        title="Source attributes per rule (ONC HTI-1, 45 CFR 170.315(b)(11))",
+        caption=f"Developer: {first.developer}. Funding: {first.funding}.",
+    )
+    table.add_column("Rule", no_wrap=True)
+    table.add_column("Released", no_wrap=True)
+    table.add_column("Revised", no_wrap=True)
+    table.add_column("Uses (every other HTI-1 element: no)")
+    table.add_column("Citations")
+    for rule, attrs in found.items():
+        table.add_row(
+            rule, attrs.released.isoformat(), attrs.revised.isoformat(),
+            ", ".join(label for name, label in ELEMENTS.items() if name in attrs.uses) or "none",
+            "\n".join(c.label for c in attrs.citations),
+        )
+    console = Console()
+    if not console.is_terminal:
+        console.width = 160
+    console.print(table)
 
 
 def write_records(records: list[FeedbackRecord], chosen: Format) -> None:

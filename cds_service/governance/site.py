@@ -112,20 +112,32 @@ class _Labs(_Section):
 
 
 class _SiteFile(_Section):
-    rules: dict[str, Mode | dict[HookName, Mode]] = Field(default_factory=dict)
+    rules: dict[str, dict[str, Mode]] = Field(default_factory=dict)  # rule -> hook -> mode
     labs: _Labs = Field(default_factory=_Labs)
     thresholds: dict[str, float] = Field(default_factory=dict)
     budget: dict[HookName, int] = Field(default_factory=dict)
 
-    @field_validator("rules")
+    @field_validator("rules", mode="before")
     @classmethod
-    def _known_rules(cls, value: dict[str, object]) -> dict[str, object]:
-        for rule in value:
+    def _rules(cls, value: object) -> object:
+        """`rule = "mode"` or `rule = { hook = "mode", ... }`, every name checked."""
+        if not isinstance(value, dict):
+            return value
+        modes = get_args(Mode)
+        normalised: dict[str, dict[str, str]] = {}
+        for rule, setting in value.items():
             if rule not in RULE_IDS:
                 close = difflib.get_close_matches(rule, RULE_IDS, n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
                 raise ValueError(f"no rule {rule!r}{hint}; rules: {', '.join(RULE_IDS)}")
-        return value
+            per_hook = setting if isinstance(setting, dict) else dict.fromkeys(HOOKS, setting)
+            for hook, mode in per_hook.items():
+                if hook not in HOOKS:
+                    raise ValueError(f"{rule}: no hook {hook!r} ({', '.join(HOOKS)})")
+                if mode not in modes:
+                    raise ValueError(f"{rule}: {mode!r} is not a mode ({', '.join(modes)})")
+            normalised[rule] = {hook: per_hook.get(hook, "on") for hook in HOOKS}
+        return normalised
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,12 +221,8 @@ def load_site(path: Path | str) -> Site:
     )
 
 
-def _modes(rules: Mapping[str, Mode | Mapping[HookName, Mode]]) -> dict[tuple[str, str], Mode]:
-    modes: dict[tuple[str, str], Mode] = {}
-    for rule, setting in rules.items():
-        for hook in HOOKS:
-            modes[(rule, hook)] = setting if isinstance(setting, str) else setting.get(hook, "on")
-    return modes
+def _modes(rules: Mapping[str, Mapping[str, Mode]]) -> dict[tuple[str, str], Mode]:
+    return {(rule, hook): mode for rule, hooks in rules.items() for hook, mode in hooks.items()}
 
 
 def _thresholds(path: Path, values: Mapping[str, float]) -> dict[str, float]:
