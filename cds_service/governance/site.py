@@ -124,13 +124,15 @@ class _SiteFile(_Section):
         if not isinstance(value, dict):
             return value
         modes = get_args(Mode)
-        normalised: dict[str, dict[str, str]] = {}
+        normalised: dict[str, dict[str, object]] = {}
         for rule, setting in value.items():
             if rule not in RULE_IDS:
                 close = difflib.get_close_matches(rule, RULE_IDS, n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
                 raise ValueError(f"no rule {rule!r}{hint}; rules: {', '.join(RULE_IDS)}")
-            per_hook = setting if isinstance(setting, dict) else dict.fromkeys(HOOKS, setting)
+            per_hook: dict[object, object] = (
+                setting if isinstance(setting, dict) else dict.fromkeys(HOOKS, setting)
+            )
             for hook, mode in per_hook.items():
                 if hook not in HOOKS:
                     raise ValueError(f"{rule}: no hook {hook!r} ({', '.join(HOOKS)})")
