@@ -183,3 +183,20 @@ def discovery_extension(
             ],
         }
     }
+
+
+def attributes_markdown(attributes: Mapping[str, SourceAttributes]) -> str:
+    """The docs/cards.md table (between its `<!-- attributes -->` markers)."""
+    first = next(iter(attributes.values()))
+    lines = [
+        f"Developer: {first.developer}. Funding source: {first.funding}.",
+        "",
+        "| Rule | Released | Revised | Data elements used (every other one: no) | Citations |",
+        "|---|---|---|---|---|",
+    ]
+    for rule, attrs in attributes.items():
+        uses = ", ".join(label for name, label in ELEMENTS.items() if name in attrs.uses)
+        citations = "; ".join(f"[{c.label.replace('|', '/')}]({c.url})" for c in attrs.citations)
+        lines.append(f"| `{rule}` | {attrs.released} | {attrs.revised} | {uses or 'none'} | "
+                     f"{citations} |")
+    return "\n".join(lines)

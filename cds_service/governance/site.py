@@ -68,8 +68,8 @@ SAFE_BOUNDS: Mapping[str, Bound] = {
     "hypokalemia_mmol_per_l": Bound(
         3.3, 3.6, "mmol/L",
         "Default 3.5 mmol/L (StatPearls NBK482465: mild hypokalaemia 3.0-3.4). Bounds are a "
-        "design choice: within 0.2 of the definition, as laboratory lower limits vary; lower "
-        "would call mild hypokalaemia normal. Applies only when the lab gives no range.",
+        "design choice, as laboratory lower limits vary a little: 3.3 to 3.6; lower would "
+        "call mild hypokalaemia normal. Applies only when the lab gives no range.",
     ),
     "egfr_severe": Bound(
         30, 45, "mL/min/1.73m2",
@@ -264,3 +264,19 @@ def _whole(path: Path, where: str, value: float | None, bound: Bound) -> int | N
         raise SiteConfigError(f"{path}: {where} must be a whole number")
     within = _within(path, where, value, bound)
     return None if within is None else int(within)
+
+
+def settings_markdown() -> str:
+    """The table of docs/governance.md (between its `<!-- site-settings -->` markers)."""
+    defaults = dataclasses.asdict(Thresholds())
+    rows = [
+        ("`[labs] max_age_days`", "365", LAB_WINDOW),
+        ('`[budget] "<hook>"`', "`CDS_MAX_CARDS` (10)", BUDGET),
+        *((f"`[thresholds] {name}`", f"{defaults[name]:g}", bound)
+          for name, bound in SAFE_BOUNDS.items()),
+    ]
+    lines = ["| Setting | Default | Safe bounds | Why this default, and these bounds |",
+             "|---|---|---|---|"]
+    lines += [f"| {setting} | {default} | {b.low:g}-{b.high:g} {b.unit} | {b.why} |"
+              for setting, default, b in rows]
+    return "\n".join(lines)

@@ -8,6 +8,7 @@ import json
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,6 +35,7 @@ from cds_service.settings import Settings
 from cds_service.tools.runner import run_in_process
 from cds_service.tools.scenarios import load_scenarios
 from tests.conftest import FIXTURES
+from tests.governance.docs_sync import BLOCKS, refresh
 from tests.governance.recording import FIELDS, Read, recording
 
 ATTRIBUTES = source_attributes(default_catalog())
@@ -149,3 +151,11 @@ def test_report_attributes(tmp_path: Any) -> None:
     table = CliRunner().invoke(cli, ["report", "--attributes"])
     assert table.exit_code == 0 and "Date of birth" in table.output
     assert "quinine-for-cramps" in table.output
+
+
+@pytest.mark.parametrize("doc", sorted(BLOCKS), ids=lambda p: p.name)
+def test_generated_docs_are_current(doc: Path) -> None:
+    page = doc.read_text(encoding="utf-8")
+    assert refresh(doc, page) == page, (
+        f"{doc.name} is stale: run `.venv/bin/python -m tests.governance.docs_sync --write`"
+    )
