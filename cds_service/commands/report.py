@@ -104,9 +104,10 @@ def print_attributes(chosen: Format) -> None:
     table.add_column("Uses (every other HTI-1 element: no)")
     table.add_column("Citations")
     for rule, attrs in found.items():
+        uses = ", ".join(label for name, label in ELEMENTS.items() if name in (attrs.uses or ()))
         table.add_row(
-            rule, attrs.released.isoformat(), attrs.revised.isoformat(),
-            ", ".join(label for name, label in ELEMENTS.items() if name in attrs.uses) or "none",
+            rule, str(attrs.released or "?"), str(attrs.revised or "?"),
+            "not yet declared" if attrs.uses is None else uses or "none",
             "\n".join(c.label for c in attrs.citations),
         )
     console = Console()

@@ -38,7 +38,7 @@ from tests.conftest import FIXTURES
 from tests.governance.docs_sync import BLOCKS, refresh
 from tests.governance.recording import FIELDS, Read, recording
 
-ATTRIBUTES = source_attributes(default_catalog())
+ATTRIBUTES = source_attributes(default_catalog(), strict=True)
 
 
 def test_every_rule_has_its_attributes() -> None:
@@ -47,6 +47,7 @@ def test_every_rule_has_its_attributes() -> None:
         assert attributes.citations, f"{attributes.rule_id}: no citation"
         assert all(c.url.startswith("https://") for c in attributes.citations)
         assert attributes.developer and attributes.funding
+        assert attributes.released and attributes.revised and attributes.uses is not None
         assert attributes.released <= attributes.revised
 
 
@@ -112,7 +113,7 @@ def test_each_rules_answers_are_what_it_reads(rule_inputs: list[RuleInput]) -> N
         for rule_id in _rule_ids_of(rule, rule_inputs):
             derived[rule_id] |= used
     assert set(derived) == set(RULE_IDS)
-    declared = {rule: set(a.uses) for rule, a in ATTRIBUTES.items()}
+    declared = {rule: set(a.uses or ()) for rule, a in ATTRIBUTES.items()}
     assert declared == dict(derived), (
         "governance/data/source_attributes.yaml `uses` differs from what the rules read"
     )
