@@ -1,13 +1,14 @@
 """The databases the store, replay and feedback tests run on: SQLite and PostgreSQL, each fresh.
 
-Every test that takes `database_url` runs twice: on a new SQLite file and on a new PostgreSQL
-database. The PostgreSQL server is the one at `CDS_TEST_POSTGRES_URL` (default: the
-development and CI server, `postgresql+psycopg://postgres@127.0.0.1:5432/test`). The suite
-connects to the database that URL names only to `CREATE DATABASE cds_test_<pid>_<random>`
-and, at the end of the run, `DROP DATABASE` that same name: it never reads, writes or drops
-anything it did not create. Each test gets a fresh schema in that database (dropped after the
-test); tests about whole databases (replicas, migrations, an outage) get a database each. Without a reachable server the PostgreSQL half is skipped, and the run's
-summary says so in one line with how to enable it.
+Every test that takes `database_url` runs twice: on a new SQLite file and in a new PostgreSQL
+schema. The PostgreSQL server is the one at `CDS_TEST_POSTGRES_URL` (default: the development
+and CI server, `postgresql+psycopg://postgres@127.0.0.1:5432/test`). The suite connects to the
+database that URL names only to `CREATE DATABASE cds_test_<pid>_<random>` and, at the end of
+the run, `DROP DATABASE` that same name: it never reads, writes or drops anything it did not
+create. Each test gets a fresh schema in that database (dropped after the test); tests about a
+whole database (replicas, an outage) get a database of their own (`postgres_url`). Without a
+reachable server the PostgreSQL half is skipped, and the run's summary says so in one line,
+with how to enable it.
 """
 
 from __future__ import annotations

@@ -206,7 +206,6 @@ async def run_hook(
     return CdsResponse(cards=[r.card for r in rendered])
 
 
-
 def _card_budget(config: PipelineConfig, hook: str, findings: list[Finding]) -> int:
     """The most cards this call may show: the site's budget for the hook (never fewer than
     the critical cards), within CDS_MAX_CARDS."""
