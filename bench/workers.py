@@ -82,6 +82,12 @@ def busy_cpu_seconds() -> float:
     return (user + nice + system + irq + softirq + steal) / CLK_TCK
 
 
+def harness_cpu() -> float:
+    """CPU seconds of this process and its finished children (wrk runs as one)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
 def servers_cpu(targets: list[Target]) -> float:
     return sum(process_tree_cpu(t.proc.pid) for t in targets if t.proc is not None)
 
@@ -321,6 +327,7 @@ def main(argv: list[str]) -> int:
         for target in targets:  # warm-up
             measure(target, body, args, None, 2.0)
         busy0, ours0, wall0 = busy_cpu_seconds(), servers_cpu(targets), time.monotonic()
+        harness0 = harness_cpu()
         for rnd in range(1, args.rounds + 1):
             order = targets if rnd % 2 else list(reversed(targets))
             for target in order:
@@ -331,9 +338,12 @@ def main(argv: list[str]) -> int:
                     f"p99 {run.p99_ms:6.1f} ms cpu {run.cpu_ms:5.2f} ms/call")
         wall = time.monotonic() - wall0
         busy = (busy_cpu_seconds() - busy0) / wall
+        ours = (servers_cpu(targets) - ours0) / wall
+        generator = (harness_cpu() - harness0) / wall
         notes.append(f"during the measured rounds the machine's CPUs were busy {busy:.2f} of "
-                     f"{os.cpu_count()}, our servers' processes {(servers_cpu(targets) - ours0) / wall:.2f}"
-                     " (the rest: the load generator, PostgreSQL and other tenants)")
+                     f"{os.cpu_count()}: our servers {ours:.2f}, the load generator and this "
+                     f"harness {generator:.2f}, PostgreSQL and other tenants "
+                     f"{max(busy - ours - generator, 0):.2f}")
         answered = {t.label: t.calls_answered() for t in targets}
     finally:
         for target in targets:
