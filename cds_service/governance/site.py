@@ -56,20 +56,65 @@ class Bound:
     why: str  # the evidence for the default and for the bounds
 
 
-# Every Thresholds field, with the range a site may set it to. A field without an entry cannot
-# be set by a site (and the completeness test fails, so a new cut-off gets its bounds).
+# Every Thresholds field, with the range a site may set it to; a field whose bounds are one
+# value is fixed (not a design choice a site should move). A new cut-off must be entered here
+# before the tests pass, so each one is decided on purpose.
 SAFE_BOUNDS: Mapping[str, Bound] = {
     "hypomagnesemia_mmol_per_l": Bound(
         0.60, 0.85, "mmol/L",
         "Default 0.70 mmol/L (1.7 mg/dL), the most common definition. Published definitions "
         "span 0.60 (StatPearls) to 0.85 mmol/L (Costello et al., Adv Nutr 2016); a site may "
-        "choose within that span. Applies only when the lab sends no interpretation or range.",
+        "choose within that span.",
+    ),
+    "hypermagnesemia_mmol_per_l": Bound(
+        0.95, 1.07, "mmol/L",
+        "Default 1.07 mmol/L (2.6 mg/dL), the common definition; some handbooks use 2.3-2.5 "
+        "mg/dL. A site may only call a level high earlier (down to 0.95 mmol/L, 2.3 mg/dL), "
+        "never later: above it magnesium is held.",
+    ),
+    "magnesium_therapeutic_max_mmol_per_l": Bound(
+        2.5, 3.5, "mmol/L",
+        "Default 3.5 mmol/L (8.4 mg/dL, 7 mEq/L), the top of the commonly quoted 4-7 mEq/L "
+        "range for IV magnesium in pre-eclampsia or torsades (a design choice). A site may "
+        "only lower it (to 2.5 mmol/L, 5 mEq/L), never raise it.",
     ),
     "hypokalemia_mmol_per_l": Bound(
         3.3, 3.6, "mmol/L",
         "Default 3.5 mmol/L (StatPearls NBK482465: mild hypokalaemia 3.0-3.4). Bounds are a "
         "design choice, as laboratory lower limits vary a little: 3.3 to 3.6; lower would "
-        "call mild hypokalaemia normal. Applies only when the lab gives no range.",
+        "call mild hypokalaemia normal.",
+    ),
+    "hyperkalemia_mmol_per_l": Bound(
+        4.5, 5.0, "mmol/L",
+        "Default 5.0 mmol/L (KDIGO Controversies 2020 grades risk from 5.0 or the upper limit "
+        "of normal; a design choice). A site may only call a level high earlier (down to 4.5), "
+        "never later: above it potassium is held.",
+    ),
+    "hypocalcemia_mmol_per_l": Bound(
+        2.12, 2.12, "mmol/L", "Fixed: total calcium 8.5 mg/dL, a common lower limit.",
+    ),
+    "hypocalcemia_ionized_mmol_per_l": Bound(
+        1.12, 1.12, "mmol/L", "Fixed: a common lower limit of ionized calcium.",
+    ),
+    "ck_upper_u_per_l": Bound(
+        200, 200, "U/L", "Fixed: a typical adult upper limit, used when the lab gives none.",
+    ),
+    "tsh_lower_miu_per_l": Bound(
+        0.4, 0.4, "mIU/L", "Fixed: the lower end of the typical adult reference interval.",
+    ),
+    "tsh_upper_miu_per_l": Bound(
+        4.5, 4.5, "mIU/L", "Fixed: the upper end of the typical adult reference interval.",
+    ),
+    "severe_hypokalemia_mmol_per_l": Bound(
+        3.0, 3.0, "mmol/L", "Fixed: StatPearls NBK482465, moderate to severe below 3.0.",
+    ),
+    "severe_hypomagnesemia_mmol_per_l": Bound(
+        0.494, 0.494, "mmol/L", "Fixed: severe hypomagnesaemia below 1.2 mg/dL (0.494 mmol/L).",
+    ),
+    "ck_myopathy_multiple": Bound(
+        10, 10, "x upper limit",
+        "Fixed: CK above 10 times the upper limit with symptoms is myopathy (AHA/ACC 2018, "
+        "EAS 2015).",
     ),
     "egfr_severe": Bound(
         30, 45, "mL/min/1.73m2",
@@ -97,9 +142,10 @@ LAB_WINDOW = Bound(
 )
 BUDGET = Bound(
     1, 100, "cards",
-    "Default: CDS_MAX_CARDS (10) for every hook. Interruptive alerts are overridden 49-96% of "
-    "the time (van der Sijs et al., JAMIA 2006), so a site may show fewer. A critical card is "
-    "never left out for the budget.",
+    "Default: no site limit; the rules' own alert budget (one card per order, at most three "
+    "when a chart opens, one patient-level card in order hooks) and CDS_MAX_CARDS (10) apply. "
+    "Interruptive alerts are overridden 49-96% of the time (van der Sijs et al., JAMIA 2006), "
+    "so a site may show fewer still, never more. A critical card is never left out.",
 )
 
 
@@ -235,13 +281,15 @@ def _thresholds(path: Path, values: Mapping[str, float]) -> dict[str, float]:
             close = difflib.get_close_matches(name, known, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise SiteConfigError(f"{path}: thresholds.{name}: no such cut-off{hint}")
-        if name not in SAFE_BOUNDS:
-            raise SiteConfigError(f"{path}: thresholds.{name}: not settable by a site")
+        bound = SAFE_BOUNDS.get(name)
+        if bound is None or bound.low == bound.high:
+            why = f" ({bound.why})" if bound else ""
+            raise SiteConfigError(f"{path}: thresholds.{name}: not settable by a site{why}")
         where = f"thresholds.{name}"
         if isinstance(getattr(Thresholds(), name), int):
-            checked[name] = _whole(path, where, value, SAFE_BOUNDS[name]) or 0
+            checked[name] = _whole(path, where, value, bound) or 0
         else:
-            checked[name] = _within(path, where, value, SAFE_BOUNDS[name]) or 0.0
+            checked[name] = _within(path, where, value, bound) or 0.0
     merged = dataclasses.replace(Thresholds(), **checked)  # type: ignore[arg-type]
     if not merged.egfr_severe < merged.egfr_moderate:
         raise SiteConfigError(f"{path}: thresholds: egfr_severe must be below egfr_moderate")
@@ -271,12 +319,15 @@ def settings_markdown() -> str:
     defaults = dataclasses.asdict(Thresholds())
     rows = [
         ("`[labs] max_age_days`", "365", LAB_WINDOW),
-        ('`[budget] "<hook>"`', "`CDS_MAX_CARDS` (10)", BUDGET),
+        ('`[budget] "<hook>"`', "none", BUDGET),
         *((f"`[thresholds] {name}`", f"{defaults[name]:g}", bound)
           for name, bound in SAFE_BOUNDS.items()),
     ]
     lines = ["| Setting | Default | Safe bounds | Why this default, and these bounds |",
              "|---|---|---|---|"]
-    lines += [f"| {setting} | {default} | {b.low:g}-{b.high:g} {b.unit} | {b.why} |"
-              for setting, default, b in rows]
+    lines += [
+        f"| {setting} | {default} | "
+        f"{'fixed' if b.low == b.high else f'{b.low:g}-{b.high:g} {b.unit}'} | {b.why} |"
+        for setting, default, b in rows
+    ]
     return "\n".join(lines)
