@@ -56,10 +56,12 @@ class FeedbackRecord:
         return row
 
     def to_csv(self) -> list[str]:
-        """Strings in FIELDS order; suggestion ids space-separated, missing values empty."""
+        """Strings in FIELDS order; suggestion ids space-separated, missing values empty. Text
+        the EHR sent (override codes and displays) that a spreadsheet would run as a formula
+        gets a leading apostrophe (OWASP "CSV injection")."""
         row = self.to_json()
         row["accepted_suggestions"] = " ".join(self.accepted_suggestions)
-        return ["" if row[name] is None else str(row[name]) for name in FIELDS]
+        return [_inert("" if row[name] is None else str(row[name])) for name in FIELDS]
 
 
 def feedback_records(
@@ -113,6 +115,10 @@ def feedback_records(
             served_at=_utc(served_at) if served_at else None,
         ))
     return records
+
+
+def _inert(text: str) -> str:
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def _utc(value: datetime) -> datetime:

@@ -170,3 +170,17 @@ def test_a_report_does_not_upgrade_an_old_schema(database_url: str) -> None:
     engine.dispose()
     code, output = run("--database-url", database_url)
     assert code == 2 and "cds-service db upgrade" in output
+
+
+def test_csv_cells_a_spreadsheet_would_run_are_made_inert(database_url: str) -> None:
+    engine = make_engine(database_url)
+    init_schema(engine)
+    Store(engine).record_feedback(SERVICE, [FeedbackItem.model_validate({
+        "card": "c-1", "outcome": "overridden", "outcomeTimestamp": "2026-11-21T09:00:00Z",
+        "overrideReason": {"reason": {"code": "=HYPERLINK(\"http://x\")", "display": "@SUM(1)"}},
+    })])
+    engine.dispose()
+    code, output = run("--database-url", database_url, "--format", "csv")
+    (row,) = list(csv.DictReader(io.StringIO(output)))
+    assert row["override_code"] == "'=HYPERLINK(\"http://x\")"
+    assert row["override_display"] == "'@SUM(1)" and row["card"] == "c-1"
