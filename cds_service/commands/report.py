@@ -151,7 +151,8 @@ def parse_since(value: str | None) -> datetime | None:
 def open_store(url: str) -> Iterator[Store]:
     """The store, closed afterwards. A SQLite file that isn't there is an error (opening it
     would silently create an empty database and report nothing); so is a schema older than
-    this release (a report does not upgrade it: `cds-service db upgrade` does)."""
+    this release (a report does not upgrade data: `cds-service db upgrade` does). A database
+    without any of our tables gets them, as at a first start, and reports nothing."""
     try:
         parsed = make_url(url)
     except ArgumentError:
@@ -161,7 +162,7 @@ def open_store(url: str) -> Iterator[Store]:
         typer.echo(f"No database at {path} (set CDS_DATABASE_URL).", err=True)
         raise typer.Exit(1)
     try:
-        engine = open_database(url, migrate=False)
+        engine = open_database(url, migrate=False, create_if_empty=True)
     except DatabaseUnusable as exc:
         typer.echo(f"Invalid configuration: CDS_DATABASE_URL: {exc}", err=True)
         raise typer.Exit(2) from None

@@ -86,15 +86,18 @@ def shown_url(url: str) -> str:
         return "(not a URL)"
 
 
-def open_database(url: str, *, migrate: bool = True) -> Engine:
-    """The engine on a schema at head (upgraded first when `migrate`), or `DatabaseUnusable`
-    saying why, in one line."""
+def open_database(url: str, *, migrate: bool = True, create_if_empty: bool = False) -> Engine:
+    """The engine on a schema at head (upgraded first when `migrate`; created, without
+    `migrate`, in a database that has none of our tables when `create_if_empty`), or
+    `DatabaseUnusable` saying why, in one line."""
     from cds_service.store.schema import schema_state
 
     engine = connect(url)
     shown = shown_url(url)
     try:
         state = init_schema(engine) if migrate else schema_state(engine)
+        if create_if_empty and state.current is None and not state.tables:
+            state = init_schema(engine)
     except SQLAlchemyError as exc:
         engine.dispose()
         raise DatabaseUnusable(f"cannot open {shown}: {short_reason(exc)}") from None

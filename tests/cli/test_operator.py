@@ -71,6 +71,7 @@ COMMAND_RUNS: dict[str, list[str]] = {
         "--iss", "https://sandbox.cds-hooks.org",
     ],  # fmt: skip
     "trust": ["trust", "check"],
+    "db": ["db", "status", "--database-url", "sqlite://"],
 }
 
 
