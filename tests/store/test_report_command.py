@@ -13,6 +13,7 @@ import typer
 from typer.testing import CliRunner
 
 from cds_service.commands.report import parse_since, report
+from cds_service.observability.redaction import loggable_id
 from cds_service.store.db import init_schema, make_engine
 from cds_service.store.export import FIELDS
 from cds_service.store.feedback_models import FeedbackItem
@@ -123,7 +124,7 @@ def test_csv_export_has_one_row_per_feedback_item(database: str) -> None:
     accepted_row = next(row for row in rows if row["outcome"] == "accepted")
     assert accepted_row["hook"] == "order-sign" and accepted_row["service"] == SERVICE
     assert accepted_row["card_key"] == "magnesium-low-card"
-    assert accepted_row["accepted_suggestions"] == "s-1"
+    assert accepted_row["accepted_suggestions"] == loggable_id("s-1"), "stored as the log has it"
     assert accepted_row["outcome_at"] == "2026-11-20T10:00:00Z"
 
 
@@ -183,4 +184,4 @@ def test_csv_cells_a_spreadsheet_would_run_are_made_inert(database_url: str) -> 
     code, output = run("--database-url", database_url, "--format", "csv")
     (row,) = list(csv.DictReader(io.StringIO(output)))
     assert row["override_code"] == "'=HYPERLINK(\"http://x\")"
-    assert row["override_display"] == "'@SUM(1)" and row["card"] == "c-1"
+    assert row["override_display"] == "'@SUM(1)" and row["card"] == loggable_id("c-1")
