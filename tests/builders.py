@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from typing import Any
 
@@ -151,14 +150,3 @@ SERVICE_FOR_HOOK = {
 
 def service_url(hook: str) -> str:
     return f"/cds-services/{SERVICE_FOR_HOOK[hook]}"
-
-
-def frozen_clock(day: dt.date) -> type[dt.datetime]:
-    """The pipeline's `datetime`, fixed to a scenario's `as_of` (ages, the lab window)."""
-
-    class Frozen(dt.datetime):
-        @classmethod
-        def now(cls, tz: dt.tzinfo | None = None) -> Frozen:
-            return cls(day.year, day.month, day.day, 12, 0, tzinfo=tz)
-
-    return Frozen

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urljoin
 
+from cds_service.cdshooks.request import HookRequest
 from cds_service.fhir.access import FhirAccessPolicy
 from cds_service.fhir.bundles import is_resource, next_link, split_payload
 from cds_service.fhir.client import DEFAULT_CALL_VALUES, FhirClient, JsonBudget
@@ -22,7 +23,6 @@ from cds_service.fhir.errors import (
     FhirStatusError,
     FhirUnavailable,
 )
-from cds_service.hooks.models import HookRequest
 
 Outcome = Literal["ok", "status", "unavailable", "invalid", "denied", "deadline"]
 

@@ -17,13 +17,13 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from cds_service.cdshooks.request import HookRequest
 from cds_service.clinical.medications import ORDER_TYPES
 from cds_service.fhir.access import FhirAccessPolicy
 from cds_service.fhir.bundles import is_resource
 from cds_service.fhir.client import FhirClient
 from cds_service.fhir.errors import FhirAccessDenied, FhirError
 from cds_service.fhir.fetching import Collected, Fetcher, FetchLimits, FhirCall, open_access
-from cds_service.hooks.models import HookRequest
 
 log = logging.getLogger(__name__)
 

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from cds_service.cdshooks.request import HookContext, HookRequest
 from cds_service.fhir.access import FhirAccessPolicy
 from cds_service.fhir.bundles import is_resource, next_link, split_payload
 from cds_service.fhir.client import FhirClient
@@ -32,7 +33,6 @@ from cds_service.fhir.fetching import (
     resource_type_of,
 )
 from cds_service.fhir.templates import expand
-from cds_service.hooks.models import HookContext, HookRequest
 
 __all__ = ["FetchLimits", "FhirCall", "KeyData", "KeyStatus", "PrefetchResult", "resolve_prefetch"]
 

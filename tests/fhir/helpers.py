@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from cds_service.cdshooks.request import (
+    FhirAuthorization,
+    HookContext,
+    HookRequest,
+    Secret,
+    WireContext,
+)
 from cds_service.fhir.access import FhirAccessPolicy
 from cds_service.fhir.prefetch import FetchLimits
-from cds_service.hooks.models import HookContext, HookRequest
 
 BASE = "https://fhir.example.org/r4"
 TOKEN = "s3cr3t-access-token"
@@ -38,7 +44,7 @@ def make_limits(**overrides: Any) -> FetchLimits:
 def make_context(**overrides: Any) -> HookContext:
     values: dict[str, Any] = {"userId": "Practitioner/doc-1", "patientId": PATIENT_ID}
     values.update(overrides)
-    return HookContext.model_validate(values)
+    return HookContext(**values)
 
 
 _DEFAULT = object()
@@ -50,25 +56,26 @@ def make_request(
     fhir_server: str | None = BASE,
     token: str | None | object = _DEFAULT,
 ) -> HookRequest:
-    body: dict[str, Any] = {
-        "hook": "patient-view",
-        "hookInstance": "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",
-        "context": {"userId": "Practitioner/doc-1", "patientId": PATIENT_ID},
-    }
-    if fhir_server is not None:
-        body["fhirServer"] = fhir_server
+    """A decoded request as the FHIR layer receives it (`prefetch` as given: the layer must
+    cope with whatever JSON a prefetch key holds)."""
     token = TOKEN if token is _DEFAULT else token
+    authorization = None
     if token is not None:
-        body["fhirAuthorization"] = {
-            "access_token": token,
-            "token_type": "Bearer",
-            "expires_in": 300,
-            "scope": "user/Patient.read user/Observation.read",
-            "subject": "cds-service",
-        }
-    if prefetch is not None:
-        body["prefetch"] = prefetch
-    return HookRequest.model_validate(body)
+        authorization = FhirAuthorization(
+            access_token=Secret(str(token)),
+            token_type="Bearer",
+            expires_in=300,
+            scope="user/Patient.read user/Observation.read",
+            subject="cds-service",
+        )
+    return HookRequest(
+        hook="patient-view",
+        hookInstance="d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",
+        context=WireContext(userId="Practitioner/doc-1", patientId=PATIENT_ID),
+        fhirServer=fhir_server,
+        fhirAuthorization=authorization,
+        prefetch=prefetch,
+    )
 
 
 def patient(pid: str = PATIENT_ID) -> dict[str, Any]:
