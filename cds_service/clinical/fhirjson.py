@@ -72,21 +72,9 @@ def first_code(concept: object) -> str | None:
     return None
 
 
-def concept_text(concept: object) -> str | None:
-    """What a clinician would read for a CodeableConcept: its text, else the first display."""
-    if not isinstance(concept, dict):
-        return None
-    text = clean(concept.get("text"))
-    if text:
-        return text
-    for _system, _code, display in codings(concept):
-        if display:
-            return display
-    return None
-
-
 def read_concept(concept: object) -> tuple[list[Coding], str | None]:
-    """`codings(concept)` and `concept_text(concept)`, reading the codings once."""
+    """`codings(concept)` and what a clinician would read: its text, else the first display
+    (the codings are read once)."""
     found = codings(concept)
     if not isinstance(concept, dict):
         return found, None

@@ -115,7 +115,6 @@ class Terminology:
         self._strengths = drugs.strengths
         labs = build_labs(codes, groups.get("analytes"))
         self._analytes = cast(dict[str, Analyte], labs.analytes)
-        self._preference = labs.preference
         # code -> (analyte, code, rank): one dict hit per lab coding on the hot path
         self.lab_codes: Mapping[str, tuple[Analyte, str, int]] = {
             code: (analyte, code, labs.preference[code]) for code, analyte in self._analytes.items()
@@ -246,15 +245,9 @@ class Terminology:
 
     # -- labs ----------------------------------------------------------------------------
 
-    def analyte(self, system: str | None, code: str | None) -> Analyte | None:
-        """The analyte a LOINC code measures (a coding without a system counts if the code is
-        one of ours); None for other codes and systems."""
-        if not code or (system is not None and system not in LOINC_SYSTEMS):
-            return None
-        return self._analytes.get(code.strip())
-
     def lab_code(self, system: object, code: object) -> tuple[Analyte, str, int] | None:
-        """`analyte` for a coding's raw JSON values: (analyte, code, preference rank), or None.
+        """The analyte a LOINC coding measures, from its raw JSON values: (analyte, code,
+        preference rank), or None. A coding without a system counts if the code is one of ours.
 
         A system that is not a string reads as absent, as does a code that is not a string.
         """
@@ -266,10 +259,6 @@ class Terminology:
                 return found
         cleaned = clean(code)
         return self.lab_codes.get(cleaned) if cleaned else None
-
-    def preference_rank(self, code: str | None) -> int:
-        """0 for the most preferred code of an analyte (eGFR: CKD-EPI 2021); higher is worse."""
-        return self._preference.get(code or "", 99)
 
     def observation_query_codes(self) -> list[str]:
         """`http://loinc.org|<code>` tokens for the prefetch Observation query."""

@@ -53,11 +53,6 @@ class LabValue:
     def unit(self) -> str:
         return CANONICAL_UNITS[self.analyte]
 
-    @property
-    def lower_bound(self) -> float:
-        """The least the true value can be (">60" means at least 60)."""
-        return self.value
-
     def at_most(self) -> float | None:
         """The most the true value can be; None when it is open upwards (">60")."""
         return None if self.comparator in (">", ">=") else self.value

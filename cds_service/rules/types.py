@@ -25,12 +25,6 @@ INDICATOR_RANK: dict[str, int] = {"critical": 0, "warning": 1, "info": 2}
 # add-baclofen: create a baclofen MedicationRequest with a titration schedule.
 # order-labs: create one ServiceRequest per missing analyte.
 SuggestionKind = Literal["remove-order", "replace-with-baclofen", "add-baclofen", "order-labs"]
-SUGGESTION_KINDS: tuple[SuggestionKind, ...] = (
-    "remove-order",
-    "replace-with-baclofen",
-    "add-baclofen",
-    "order-labs",
-)
 DELETING_KINDS: frozenset[str] = frozenset({"remove-order", "replace-with-baclofen"})
 
 # Baclofen schedules are defined (doses, codes, provenance) in cards/_orderables.yaml.
