@@ -1,8 +1,9 @@
 """Terminology: which group a drug, lab or problem code belongs to, as fast dict lookups.
 
 Loaded once at start-up from package data (`data/codes.json`, verified codes copied from the
-knowledge base; `data/codes_added.json`, codes verified since, merged in; and
-`data/groups.yaml`, the hand-written group selections), validated on load, then only read.
+knowledge base; `data/codes_added.json`, codes verified since, merged in;
+`data/groups.yaml`, the hand-written group selections; and the lab codes of the lab table,
+`data/labs.yaml`), validated on load, then only read.
 Adding a code is a data change, not a code change.
 """
 
@@ -20,6 +21,7 @@ import yaml
 
 from cds_service.clinical.fhirjson import Coding, clean
 from cds_service.clinical.free_text import FreeTextReader
+from cds_service.clinical.lab_table import LABS, LabSpec
 from cds_service.clinical.strength import Strength, parse_strength
 from cds_service.clinical.terminology_coded import build_conditions, build_labs, icd_key
 from cds_service.clinical.terminology_drugs import DrugConcept, DrugIndex, GroupRef
@@ -92,8 +94,10 @@ class Terminology:
         codes: dict[str, Any],
         groups: dict[str, Any],
         text_terms: dict[str, Any] | None = None,
+        lab_table: Mapping[str, LabSpec] | None = None,
     ) -> None:
         need(isinstance(groups, dict), "(root)", "must be a mapping")
+        need("analytes" not in groups, "analytes", "lab codes live in labs.yaml (codes:)")
         drug_specs = groups.get("drug_groups")
         need(isinstance(drug_specs, dict) and bool(drug_specs), "drug_groups", "missing")
         drugs = DrugIndex(codes)
@@ -113,7 +117,7 @@ class Terminology:
         self._if_combination = drugs.if_combination
         self._supersedes = drugs.supersedes
         self._strengths = drugs.strengths
-        labs = build_labs(codes, groups.get("analytes"))
+        labs = build_labs(codes, LABS if lab_table is None else lab_table)
         self._analytes = cast(dict[str, Analyte], labs.analytes)
         # code -> (analyte, code, rank): one dict hit per lab coding on the hot path
         self.lab_codes: Mapping[str, tuple[Analyte, str, int]] = {
