@@ -14,13 +14,12 @@ from datetime import date
 from typing import Any, NamedTuple
 
 from cds_service.clinical.fhirjson import clean, codings, dicts, number, parse_date
+from cds_service.clinical.lab_table import IONIZED_CALCIUM, PLAUSIBLE
 from cds_service.clinical.terminology import LOINC_SYSTEMS, Terminology
 from cds_service.clinical.types import Analyte, Comparator, Interpretation, LabValue
 from cds_service.clinical.units import Converted, UnitError, convert
 
 VALID_STATUSES = frozenset({"final", "amended", "corrected"})
-# Ionized calcium (codes.json loinc.calcium): its normal range is about half the total's.
-IONIZED_CALCIUM = frozenset({"1994-3", "1995-0", "17863-2"})
 UCUM = "http://unitsofmeasure.org"
 _COMPARATORS: dict[object, Comparator] = {"<": "<", "<=": "<=", ">=": ">=", ">": ">"}
 _INTERPRETATION_SYSTEMS = frozenset(
@@ -37,17 +36,6 @@ _INTERPRETATION: dict[str, Interpretation] = {
     "H": "high", "HH": "high", "HU": "high", ">": "high",
     "N": "normal",
 }  # fmt: skip
-# Values outside these bounds (canonical units) are data errors, not patients.
-PLAUSIBLE: dict[str, tuple[float, float]] = {
-    "potassium": (0.5, 15.0),
-    "sodium": (80.0, 220.0),
-    "magnesium": (0.05, 10.0),
-    "calcium": (0.2, 6.0),
-    "creatinine": (0.05, 40.0),
-    "egfr": (0.5, 300.0),
-    "creatine_kinase": (1.0, 1_000_000.0),
-    "tsh": (0.001, 1000.0),
-}
 
 
 class LabSkip(ValueError):

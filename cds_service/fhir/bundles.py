@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from typing import Any, TypeGuard
 
-_ERROR_SEVERITIES = frozenset({"fatal", "error"})
-
 
 def is_resource(value: object, resource_type: str | None = None) -> TypeGuard[dict[str, Any]]:
     """A JSON object with a string `resourceType` (of the given type, if one is named)."""
