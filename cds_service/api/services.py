@@ -17,7 +17,7 @@ from starlette.responses import Response
 from cds_service.api.auth import Caller, authenticate
 from cds_service.api.body import read_body
 from cds_service.api.errors import documented_errors
-from cds_service.api.state import StateDep
+from cds_service.api.state import AppState, StateDep
 from cds_service.cdshooks.response import CdsResponse
 from cds_service.errors import CdsError
 from cds_service.fhir.access import FhirAccessPolicy
@@ -51,7 +51,9 @@ async def discovery(state: StateDep, _caller: Caller) -> Response:
         }
     },
 )
-async def call_service(service_id: str, request: Request, state: StateDep) -> Response:
+async def call_service(service_id: str, request: Request) -> Response:
+    # The state is read directly, not as a FastAPI dependency: the hot path skips the solver.
+    state: AppState = request.app.state.cds
     started = time.perf_counter()
     report = CallReport()
     status = 500

@@ -1,8 +1,8 @@
 """The hooks this service answers, and what each one's context must carry: the one list.
 
 Adding a hook: add its name to `HookName` and a `HookSpec` to `HOOKS` (the import-time check
-below fails if the two differ), then a service for it in `hooks/registry.py` (`SERVICES`,
-checked the same way) and its card budget default, if any, in `governance/site.py`.
+below fails if the two differ), then a service for it in `hooks/registry.py` (the Registry
+refuses to start without one); docs/extending.md has the whole recipe.
 """
 
 from __future__ import annotations

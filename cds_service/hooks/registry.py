@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from cds_service.cdshooks.hooks import HookName
+from cds_service.cdshooks.hooks import HOOKS, HookName
 from cds_service.cdshooks.request import RequestDecoder
 from cds_service.errors import UnknownService
 
@@ -69,6 +69,9 @@ class Registry:
     def __init__(self, services: list[Service]) -> None:
         ids = [s.id for s in services]
         assert len(ids) == len(set(ids)), "service ids must be unique (the sandbox merges them)"
+        unanswered = set(HOOKS) - {s.hook for s in services}
+        if unanswered:  # a start-up check: every hook of cdshooks/hooks.py has a service
+            raise RuntimeError(f"no service answers the hook(s) {sorted(unanswered)}")
         self._by_id = {s.id: s for s in services}
         keys = dict.fromkeys(key for s in services for key in s.prefetch)
         self.decoder = RequestDecoder(keys)  # hook call bodies, for these services' prefetch
