@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from typing import Any
+
+import msgspec
+
+from cds_service.cdshooks.resources import Resource, view
 
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 LOINC = "http://loinc.org"
@@ -150,3 +155,16 @@ SERVICE_FOR_HOOK = {
 
 def service_url(hook: str) -> str:
     return f"/cds-services/{SERVICE_FOR_HOOK[hook]}"
+
+
+def views(items: Iterable[object]) -> list[Resource]:
+    """JSON resources as the request decoder hands them to the readers. An item the decoder
+    would refuse (the whole call gets a 400) never reaches a reader, so it is left out."""
+    out: list[Resource] = []
+    for item in items:
+        if isinstance(item, dict):
+            try:
+                out.append(view(item))
+            except msgspec.ValidationError:
+                continue
+    return out

@@ -7,8 +7,8 @@ being built, so the body is parsed less than a plain `json.loads` would, and the
 shape bounds the nesting the service ever sees. A decoding error is a 400 naming the first
 wrong field by its JSON path, never its value.
 
-The result is plain: `HookRequest` and `HookContext`, with the FHIR content of `prefetch` and
-`draftOrders` as the JSON the clinical readers take (only the fields they read).
+The result is plain: `HookRequest` (its prefetch as resource views) and `HookContext` (its
+`draftOrders` as the JSON the order reader takes: only the fields read).
 """
 
 from __future__ import annotations
@@ -104,14 +104,15 @@ class HookContext:
 
 @dataclass(frozen=True, slots=True)
 class HookRequest:
-    """A decoded hook call. `prefetch` values are FHIR JSON (only the fields read), or None."""
+    """A decoded hook call. `prefetch` values are resource views (only the fields read), or
+    None where the client sent null."""
 
     hook: str
     hookInstance: str
     context: WireContext
     fhirServer: str | None = None
     fhirAuthorization: FhirAuthorization | None = None
-    prefetch: dict[str, Any] | None = None
+    prefetch: dict[str, Resource | None] | None = None
     legacy_user: str | None = None
 
 
@@ -182,9 +183,7 @@ class RequestDecoder:
         prefetch = None
         if wire.prefetch is not None:
             sent = ((key, getattr(wire.prefetch, key)) for key in self.prefetch_keys)
-            prefetch = {
-                key: msgspec.to_builtins(value) for key, value in sent if value is not UNSET
-            }
+            prefetch = {key: value for key, value in sent if value is not UNSET}
         return HookRequest(
             hook=wire.hook,
             hookInstance=wire.hookInstance,

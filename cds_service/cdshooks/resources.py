@@ -17,8 +17,12 @@ fields not read (`omit_defaults`), so a view never invents a key.
 
 from __future__ import annotations
 
+from typing import Any, TypeVar
+
+import msgspec
 from msgspec import Struct
 
+_V = TypeVar("_V")
 Number = float | str | None  # `value` as sent: a JSON number, or text the readers refuse
 
 
@@ -82,6 +86,10 @@ class Component(_View):
     valueBoolean: Scalar = None
     valueRange: Present | None = None
     valueRatio: Present | None = None
+    valueDateTime: str | None = None
+    valuePeriod: Present | None = None
+    valueTime: str | None = None
+    valueSampledData: Present | None = None
     interpretation: list[Concept] | Concept | None = None
     referenceRange: list[ReferenceRange] | ReferenceRange | None = None
 
@@ -166,6 +174,10 @@ class Resource(_View):
     valueBoolean: Scalar = None
     valueRange: Present | None = None
     valueRatio: Present | None = None
+    valueDateTime: str | None = None
+    valuePeriod: Present | None = None
+    valueTime: str | None = None
+    valueSampledData: Present | None = None
     interpretation: list[Concept] | Concept | None = None
     referenceRange: list[ReferenceRange] | ReferenceRange | None = None
     component: list[Component] | Component | None = None
@@ -208,3 +220,31 @@ class Entry(Resource):
 
     resource: Resource | None = None
     fullUrl: str | None = None
+
+
+_RESOURCE = msgspec.json.Decoder(Resource)
+
+
+def decode_resource(raw: bytes) -> Resource:
+    """A FHIR server's answer as a view. Raises msgspec.ValidationError (a field of the wrong
+    type, by JSON path), msgspec.DecodeError (not JSON) or RecursionError (too deep)."""
+    return _RESOURCE.decode(raw)
+
+
+def as_json(resource: Resource) -> dict[str, Any]:
+    """The view as the plain JSON the dict-reading clinical readers take (only fields read)."""
+    out: dict[str, Any] = msgspec.to_builtins(resource)
+    return out
+
+
+def listed(value: list[_V] | _V | None) -> list[_V]:
+    """A repeating field as a list: absent -> [], one object where an array belongs -> [it]."""
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def view(resource: dict[str, Any]) -> Resource:
+    """A resource already parsed as JSON, as a view (as if decoded at the edge). Raises
+    msgspec.ValidationError for a field of the wrong type, as the decoder would."""
+    return msgspec.convert(resource, Resource)

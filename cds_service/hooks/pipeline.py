@@ -22,6 +22,7 @@ from cds_service.cards.catalog import CardCatalog
 from cds_service.cards.render import RenderedCard, render_cards
 from cds_service.cdshooks.hooks import HOOKS
 from cds_service.cdshooks.request import HookContext, HookRequest, check_context
+from cds_service.cdshooks.resources import Resource, as_json
 from cds_service.cdshooks.response import CdsResponse
 from cds_service.clinical.facts import build_facts
 from cds_service.clinical.orders import draft_order_resources, read_draft_orders
@@ -84,14 +85,23 @@ def parse_context(service: Service, request: HookRequest) -> HookContext:
     return check_context(service.hook, request)
 
 
-def _resources(data: PrefetchResult, key: str) -> list[dict[str, Any]]:
+def _resources(data: PrefetchResult, key: str) -> list[Resource]:
     item = data.keys.get(key)
     return list(item.resources) if item else []
 
 
-def _all_resources(data: PrefetchResult) -> Iterable[dict[str, Any]]:
+def _json(data: PrefetchResult, key: str) -> list[dict[str, Any]]:
+    """A key's resources as JSON, for the readers that take it (a few resources per call;
+    Observations, the bulk, are read as views)."""
+    return [as_json(resource) for resource in _resources(data, key)]
+
+
+def _medications_held(data: PrefetchResult) -> Iterable[dict[str, Any]]:
+    """Medication resources the call already holds (e.g. `_include`d), as JSON."""
     for item in data.keys.values():
-        yield from item.resources
+        for resource in item.resources:
+            if resource.resourceType == "Medication":
+                yield as_json(resource)
 
 
 async def run_hook(
@@ -123,7 +133,7 @@ async def run_hook(
             + ").",
             expression=[f"prefetch.{k}" for k in failed],
         )
-    patients = _resources(data, "patient")
+    patients = _json(data, "patient")
     if not patients and data.keys.get("patient") and data.keys["patient"].status != "null":
         raise DataUnavailable(
             "The Patient resource could not be obtained.", expression=["prefetch.patient"]
@@ -134,9 +144,10 @@ async def run_hook(
     # Medication look-ups share the call's one FHIR budget with the prefetch fetches.
     spent = time.perf_counter() - started
     remaining = max(engine.config.limits.deadline - spent, 0.05)
+    medications = _json(data, "medications")
     medication_index = await resolve_medication_references(
-        [*draft_entries, *_resources(data, "medications")],
-        known=_all_resources(data),
+        [*draft_entries, *medications],
+        known=_medications_held(data),
         client=engine.fhir,
         request=request,
         policy=policy,
@@ -147,8 +158,8 @@ async def run_hook(
     facts = build_facts(
         patient=patients[0] if patients else None,
         observations=_resources(data, "observations"),
-        medications=_resources(data, "medications"),
-        conditions=_resources(data, "conditions"),
+        medications=medications,
+        conditions=_json(data, "conditions"),
         medication_index=medication_index,
         terminology=engine.terminology,
         as_of=as_of,

@@ -239,6 +239,31 @@ def test_a_number_beyond_a_double_is_named_as_such(client: TestClient, number: b
     ).status_code == 200
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("status", 7), ("valueQuantity", {"value": True}), ("code", "2823-3")],
+)
+def test_a_read_field_of_the_wrong_type_is_400_naming_its_path(
+    client: TestClient, field: str, value: object
+) -> None:
+    """Decoded at the edge: the readers never see a status that is not text (issue 11)."""
+    body = hook_request("order-sign", observations=[observation("2823-3", 3.5, "mmol/L")])
+    body["prefetch"]["observations"]["entry"][0]["resource"][field] = value
+    response = client.post(service_url("order-sign"), json=body)
+    assert response.status_code == 400
+    (where,) = response.json()["issue"][0]["expression"]
+    assert where.startswith(f"prefetch.observations.entry[0].resource.{field}")
+
+
+@pytest.mark.parametrize("value", ["123", [{"resourceType": "Patient"}], 7, True])
+def test_a_prefetch_value_that_is_not_an_object_is_400(client: TestClient, value: object) -> None:
+    body = hook_request("order-sign")
+    body["prefetch"]["patient"] = value
+    response = client.post(service_url("order-sign"), json=body)
+    assert response.status_code == 400
+    assert response.json()["issue"][0]["expression"] == ["prefetch.patient"]
+
+
 def test_unknown_fields_and_extensions_are_ignored(client: TestClient) -> None:
     body = hook_request()
     body["extension"] = {"com.example.timestamp": "2017-11-27T22:13:25Z"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from cds_service.cdshooks.request import (
@@ -11,6 +12,7 @@ from cds_service.cdshooks.request import (
     Secret,
     WireContext,
 )
+from cds_service.cdshooks.resources import Resource, view
 from cds_service.fhir.access import FhirAccessPolicy
 from cds_service.fhir.prefetch import FetchLimits
 
@@ -56,8 +58,8 @@ def make_request(
     fhir_server: str | None = BASE,
     token: str | None | object = _DEFAULT,
 ) -> HookRequest:
-    """A decoded request as the FHIR layer receives it (`prefetch` as given: the layer must
-    cope with whatever JSON a prefetch key holds)."""
+    """A decoded request as the FHIR layer receives it: `prefetch` values as resource views
+    (what is not an object or null is refused by the decoder, tests/api)."""
     token = TOKEN if token is _DEFAULT else token
     authorization = None
     if token is not None:
@@ -74,7 +76,9 @@ def make_request(
         context=WireContext(userId="Practitioner/doc-1", patientId=PATIENT_ID),
         fhirServer=fhir_server,
         fhirAuthorization=authorization,
-        prefetch=prefetch,
+        prefetch=None if prefetch is None else {
+            key: None if value is None else view(value) for key, value in prefetch.items()
+        },
     )
 
 
@@ -102,3 +106,8 @@ def outcome(severity: str = "error") -> dict[str, Any]:
         "resourceType": "OperationOutcome",
         "issue": [{"severity": severity, "code": "processing"}],
     }
+
+
+def ids(resources: Iterable[Resource]) -> list[str | None]:
+    """The ids of resource views, to compare what a key holds."""
+    return [resource.id for resource in resources]
