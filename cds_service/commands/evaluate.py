@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
+import httpx
 import orjson
 import typer
 from rich.console import Console, Group, RenderableType
@@ -151,9 +152,11 @@ async def evaluate_files(
     service_id: str | None = None,
     fhir_server: str | None = None,
     today: date | None = None,
+    fhir_transport: httpx.AsyncBaseTransport | None = None,
 ) -> list[Outcome]:
-    """Evaluate each file in turn with one Engine (content loaded once, one FHIR client)."""
-    engine = build_engine(settings)
+    """Evaluate each file in turn with one Engine (content loaded once, one FHIR client;
+    `fhir_transport` stands in for the network, as in `create_app`)."""
+    engine = build_engine(settings, fhir_transport=fhir_transport)
     registry = build_registry(engine.terminology.observation_query_codes())
     policy = cli_access_policy(settings, fhir_server)
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import Callable
@@ -15,6 +16,10 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner, Result
 
 from cds_service.cli import cli
+from cds_service.commands.evaluate import evaluate_files
+from cds_service.settings import Settings
+from cds_service.tools.fhir_memory import MemoryFhirTransport
+from cds_service.tools.scenarios import build_scenario_request, load_scenarios
 from tests.builders import (
     ICD10,
     condition,
@@ -222,3 +227,35 @@ def test_bad_options_are_usage_errors(tmp_path: Path) -> None:
     assert run(path, "--today", "yesterday").exit_code == 2
     assert run(path, "--fhir-server", "ftp://x").exit_code == 2
     assert run(str(tmp_path / "absent.json")).exit_code == 2
+
+
+def test_json_is_the_http_body_for_every_scenario(
+    tmp_path: Path,
+    client_factory: Callable[..., TestClient],
+    settings_factory: Callable[..., Settings],
+) -> None:
+    """One request path (issue 11): for every scenario of fixtures/scenarios, `evaluate --json`
+    prints the body and status the HTTP route answers, the EHR's FHIR server being the
+    scenario's own data on both sides, the clock its `as_of`."""
+    settings = settings_factory(fhir_allow_private_addresses=True, fhir_allow_unauthenticated=True)
+    transport = MemoryFhirTransport()
+    client = client_factory(settings, fhir_transport=transport)
+    scenarios, errors = load_scenarios([FIXTURES / "scenarios"])
+    assert not errors and len(scenarios) > 300
+    for index, scenario in enumerate(scenarios):
+        built = build_scenario_request(scenario)
+        transport.source = built.fhir
+        client.app.state.cds.clock = lambda: scenario.as_of  # noqa: B023 - used at once
+        http = client.post(f"/cds-services/{built.service_id}", json=built.body)
+        path = write(tmp_path, built.body, f"{index}.json")
+        (outcome,) = asyncio.run(
+            evaluate_files(
+                settings,
+                [path],
+                service_id=built.service_id,
+                today=scenario.as_of,
+                fhir_transport=transport,
+            )
+        )
+        assert outcome.status == http.status_code, scenario.name
+        assert without_uuids(outcome.body.decode()) == without_uuids(http.text), scenario.name
