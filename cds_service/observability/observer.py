@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from cds_service.observability.logging import log_event
 from cds_service.observability.metrics import Metrics
 from cds_service.observability.redaction import loggable_id
 
@@ -58,11 +59,13 @@ class Observer:
         as `unknown`."""
         try:
             known = status != 404 if known_service is None else known_service
-            fields = hook_call_fields(
-                service_id, status, duration_seconds, hook_instance, report, known_service=known
-            )
             level = logging.WARNING if status >= 500 else logging.INFO
-            self.log.log(level, "hook_call", extra=fields)
+            if self.log.isEnabledFor(level):  # else no fields to build
+                fields = hook_call_fields(
+                    service_id, status, duration_seconds, hook_instance, report,
+                    known_service=known,
+                )
+                log_event(self.log, level, "hook_call", fields)
             if self.metrics is not None:
                 self._count_call(service_id if known else UNKNOWN, status, duration_seconds, report)
         except Exception as exc:  # observability must not break the answer

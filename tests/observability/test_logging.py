@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 import structlog
 
-from cds_service.observability.logging import configure_logging
+from cds_service.observability.logging import configure_logging, log_event
 from cds_service.observability.redaction import MASK, redact_processor, scrub_text
 from tests.observability.conftest import json_lines
 
@@ -92,3 +95,68 @@ def test_console_format_for_humans(json_logs: pytest.CaptureFixture[str]) -> Non
 def test_scrub_leaves_ordinary_text_alone() -> None:
     assert scrub_text("magnesium 0.6 mmol/L, eyJ alone") == "magnesium 0.6 mmol/L, eyJ alone"
     assert redact_processor(None, "info", {"event": "ok", "n": 3}) == {"event": "ok", "n": 3}
+
+
+# --- log_event: the per-call line written without a LogRecord --------------------------------
+
+FIELDS = {"hookInstance": "sha256:0123456789abcdef", "status": 200, "rules": ["a", "b"],
+          "prefetch": {"supplied": ["patient"], "failed": []}, "fhir_ms": None,
+          "note": f"Bearer {JWT}", "nested": {"Access-Token": "x", "deep": [(JWT, 1)]}}
+
+
+@contextmanager
+def only_ours() -> Iterator[logging.Logger]:
+    """Production's handlers: ours alone on the root (pytest's capture handlers, which it adds
+    for each test phase, set aside for the block)."""
+    root = logging.getLogger()
+    others = [h for h in root.handlers if h.get_name() != "cds_service"]
+    for handler in others:
+        root.removeHandler(handler)
+    try:
+        yield logging.getLogger("cds_service.calls")
+    finally:
+        for handler in others:
+            root.addHandler(handler)
+        ours = [h for h in root.handlers if h.get_name() == "cds_service"]
+        for handler in ours:
+            root.removeHandler(handler)
+        structlog.reset_defaults()
+
+
+def without_time(line: str) -> str:
+    return re.sub(r"\d{4}-\d\d-\d\dT[\d:.]+Z", "TIME", line)
+
+
+@pytest.mark.parametrize("json", [True, False])
+@pytest.mark.parametrize("level", [logging.INFO, logging.WARNING])
+def test_log_event_writes_what_the_stdlib_path_writes(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, json: bool, level: int,
+) -> None:
+    configure_logging("INFO", json=json)
+    with only_ours() as logger, structlog.contextvars.bound_contextvars(request_id="r-1"):
+        logger.log(level, "hook_call", extra=dict(FIELDS))
+        stdlib_line = capsys.readouterr().err
+        with monkeypatch.context() as patch:
+            patch.setattr(logging.Logger, "log", None)  # the direct path must not need it
+            log_event(logger, level, "hook_call", FIELDS)
+        direct_line = capsys.readouterr().err
+    assert without_time(direct_line) == without_time(stdlib_line)
+    assert stdlib_line.count("\n") == 1 and JWT not in direct_line and "r-1" in direct_line
+
+
+def test_log_event_keeps_the_level(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("WARNING", json=True)
+    with only_ours() as logger:
+        log_event(logger, logging.INFO, "hook_call", FIELDS)
+        assert capsys.readouterr().err == ""
+        log_event(logger, logging.WARNING, "hook_call", FIELDS)
+    assert '"level":"warning"' in capsys.readouterr().err
+
+
+def test_log_event_reaches_any_other_handler(json_logs: pytest.CaptureFixture[str],
+                                             caplog: pytest.LogCaptureFixture) -> None:
+    log_event(logging.getLogger("cds_service.calls"), logging.INFO, "hook_call", FIELDS)
+    (record,) = [r for r in caplog.records if r.getMessage() == "hook_call"]
+    assert record.rules == ["a", "b"]  # type: ignore[attr-defined]
+    (entry,) = json_lines(json_logs)
+    assert entry["event"] == "hook_call" and JWT not in str(entry)
