@@ -22,7 +22,7 @@ import orjson
 import structlog
 from structlog.typing import Processor
 
-from cds_service.observability.redaction import redact_processor
+from cds_service.observability.redaction import may_need_redaction, redact_processor
 
 # Libraries whose INFO lines would carry FHIR URLs (patient ids): keep them to warnings.
 # httpx/httpcore INFO lines carry FHIR URLs (patient ids); uvicorn's access line would
@@ -65,6 +65,7 @@ class _Direct:
 
     handler: logging.Handler
     final: tuple[Processor, ...]  # the formatter's processors after its bookkeeping one
+    json: bool
 
 
 _direct: _Direct | None = None
@@ -88,9 +89,11 @@ def log_event(logger: logging.Logger, level: int, event: str, fields: Mapping[st
     ed["logger"] = logger.name
     ed.update(fields)
     _TIMESTAMP(None, method, ed)
-    line: Any = ed
-    for processor in direct.final:
-        line = processor(None, method, line)
+    line: Any = _clean_json(ed) if direct.json else None
+    if line is None:
+        line = ed
+        for processor in direct.final:
+            line = processor(None, method, line)
     stream = sys.stderr  # as _StderrHandler writes
     direct.handler.acquire()
     try:
@@ -98,6 +101,18 @@ def log_event(logger: logging.Logger, level: int, event: str, fields: Mapping[st
         stream.flush()
     finally:
         direct.handler.release()
+
+
+def _clean_json(ed: dict[str, Any]) -> str | None:
+    """The JSON line when the final processors would only render it (nothing to drop, format or
+    redact: `may_need_redaction` says so from the rendered text); else None."""
+    if "exc_info" in ed or "color_message" in ed:
+        return None
+    try:
+        text = _json_bytes(ed)  # what the JSON renderer makes of it, when nothing changes it
+    except orjson.JSONEncodeError:
+        return None  # the processors' path says what is wrong, as for any other line
+    return None if may_need_redaction(text) else text.decode()
 
 
 def _only_ours(logger: logging.Logger, ours: logging.Handler) -> bool:
@@ -116,7 +131,11 @@ def _only_ours(logger: logging.Logger, ours: logging.Handler) -> bool:
 
 def _dumps(event: Any, **_: Any) -> str:
     """orjson for the per-call log line: several times cheaper than json.dumps."""
-    return orjson.dumps(event, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+    return _json_bytes(event).decode()
+
+
+def _json_bytes(event: Any) -> bytes:
+    return orjson.dumps(event, default=str, option=orjson.OPT_NON_STR_KEYS)
 
 
 def configure_logging(level: str, json: bool) -> None:
@@ -141,7 +160,7 @@ def configure_logging(level: str, json: bool) -> None:
     handler.setFormatter(formatter)
     handler.set_name("cds_service")
     global _direct
-    _direct = _Direct(handler, final)
+    _direct = _Direct(handler, final, json)
 
     root = logging.getLogger()
     for old in [h for h in root.handlers if h.get_name() == "cds_service"]:
