@@ -16,7 +16,7 @@ supplements, benzodiazepines, muscle relaxants, baclofen, quinine now and then) 
 realistic distributions, units (US mg/dL and mEq/L, SI mmol/L), reference ranges and flags
 present or absent, and tests missing as they are in real charts.
 
-Each chart open runs in-process through the real pipeline (`run_hook` on an Engine from
+Each chart open runs in-process through the real pipeline (`answer_call` on an Engine from
 `build_engine`, the settings as shipped). Reported: cards per chart open (median, p95, max, a
 histogram), cards by indicator and by card, charts where one drug got more than one card, and
 the words of each card's detail before its "Data used for this patient" section (median, p95,
@@ -40,12 +40,14 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from cds_service.api.services import parse_hook_request  # noqa: E402
 from cds_service.app import build_engine  # noqa: E402
-from cds_service.hooks.pipeline import CallReport, parse_context, run_hook  # noqa: E402
+from cds_service.hooks.call import answer_call  # noqa: E402
+from cds_service.hooks.pipeline import CallReport  # noqa: E402
 from cds_service.tools import shorthand  # noqa: E402
 from cds_service.tools.bundles import Resource, load_json, resources_from  # noqa: E402
 from cds_service.tools.request_builder import RequestOptions, build_request, registry  # noqa: E402
@@ -402,17 +404,17 @@ def words_before_data(detail: str) -> int:
 
 async def open_charts(charts: Sequence[Chart]) -> list[Opened]:
     engine = build_engine(pristine_settings())
-    service = next(s for s in registry() if s.hook == "patient-view")
+    services = registry()
+    service = services.for_hook("patient-view")
     out = []
     try:
         for chart in charts:
             body = build_request(chart.resources, [], chart.patient_id,
                                  RequestOptions(hook="patient-view"))  # fmt: skip
-            request = parse_hook_request(body)
             report = CallReport()
             try:
-                await run_hook(engine, service, request, parse_context(service, request),
-                               scenario_policy(request), today=chart.as_of, report=report)  # fmt: skip
+                await answer_call(engine, services, orjson.dumps(body), service_id=service.id,
+                                  policy=scenario_policy, today=chart.as_of, report=report)  # fmt: skip
             except Exception as exc:  # noqa: BLE001 - a chart the service refuses is reported
                 out.append(Opened(chart, error=f"{type(exc).__name__}: {exc}"))
                 continue

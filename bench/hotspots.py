@@ -5,8 +5,8 @@
     python bench/hotspots.py --json                   # machine-readable (bench/bench.py uses this)
 
 Stages, as the route runs them (cds_service/api/services.py `call_service`):
-  parse     read_json_object's parse: orjson + the JSON depth check   (api/body.py)
-  validate  HookRequest envelope + hook context models                (api/services.py, hooks/pipeline.py)
+  parse     the typed decode of the body (msgspec Structs)            (cdshooks/request.py)
+  validate  the hook and its context fields                           (hooks/pipeline.py)
   pipeline  run_hook: prefetch resolution, facts, rules, cards        (hooks/pipeline.py)
   respond   CdsResponse.to_json + orjson.dumps
 The HTTP layer (uvicorn, Starlette), logging, metrics and the served-card write are not included:
@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import datetime
 import gc
 import json
 import os
@@ -61,11 +62,9 @@ class Harness:
     def __init__(self) -> None:
         import logging
 
-        from cds_service.api.body import parse_json_object
-        from cds_service.api.services import parse_hook_request
         from cds_service.app import build_engine
         from cds_service.fhir.access import FhirAccessPolicy
-        from cds_service.hooks.pipeline import parse_context, run_hook
+        from cds_service.hooks.pipeline import CallReport, parse_context, run_hook
         from cds_service.hooks.registry import build_registry
         from cds_service.settings import load_settings
 
@@ -74,27 +73,29 @@ class Harness:
         self.engine = build_engine(self.settings)
         registry = build_registry(self.engine.terminology.observation_query_codes())
         self.service = registry.get(SERVICE_ID)
+        self.decoder = registry.decoder
         self.policy = FhirAccessPolicy(
             allowed_bases=None,
             allowed_hosts=tuple(self.settings.fhir_allowed_hosts),
             allow_private=self.settings.fhir_allow_private_addresses,
             allow_unauthenticated=self.settings.fhir_allow_unauthenticated,
         )
-        self._parse = parse_json_object
-        self._validate = parse_hook_request
         self._context = parse_context
+        self._new_report = CallReport
         self._run = run_hook
 
     async def call(self, raw: bytes, times: dict[str, list[float]] | None = None) -> bytes:
         import orjson
 
         t0 = time.perf_counter()
-        body = self._parse(raw, max_depth=self.settings.max_json_depth)
+        request = self.decoder.decode(raw)
         t1 = time.perf_counter()
-        request = self._validate(body)
         context = self._context(self.service, request)
         t2 = time.perf_counter()
-        response = await self._run(self.engine, self.service, request, context, self.policy)
+        response = await self._run(
+            self.engine, self.service, request, context, self.policy,
+            today=datetime.date.today(), report=self._new_report(),
+        )
         t3 = time.perf_counter()
         out = orjson.dumps(response.to_json())
         t4 = time.perf_counter()

@@ -64,7 +64,7 @@ def _app(kind: str) -> Any:
         return app
     if kind == "no-guideline":
         import cds_service.api.services as services
-        from cds_service.hooks.response import CdsResponse
+        from cds_service.cdshooks.response import CdsResponse
 
         async def no_guideline(*_args: object, **_kwargs: object) -> CdsResponse:
             return CdsResponse(cards=[])

@@ -27,7 +27,6 @@ from cds_service.fhir.client import FhirClient
 from cds_service.fhir.prefetch import FetchLimits
 from cds_service.governance.attributes import discovery_extension, source_attributes
 from cds_service.governance.site import site_for
-from cds_service.hooks.models import HookRequest
 from cds_service.hooks.pipeline import Engine, PipelineConfig
 from cds_service.hooks.registry import build_registry
 from cds_service.observability.logging import configure_logging
@@ -193,7 +192,7 @@ def create_app(
     app.include_router(feedback.router)
     app.include_router(health.router)
     app.include_router(metrics.router)
-    _document_hook_request(app)
+    _document_hook_request(app, state)
     return app
 
 
@@ -214,7 +213,7 @@ def _load_snapshot(state: AppState) -> LoadSnapshot:
     )
 
 
-def _document_hook_request(app: FastAPI) -> None:
+def _document_hook_request(app: FastAPI, state: AppState) -> None:
     """Publish the hook request schema (the route reads the raw body for speed and bounds)."""
     base_openapi = app.openapi
 
@@ -222,11 +221,8 @@ def _document_hook_request(app: FastAPI) -> None:
         if app.openapi_schema is None:
             schema = base_openapi()
             components = schema.setdefault("components", {}).setdefault("schemas", {})
-            request_schema = HookRequest.model_json_schema(
-                by_alias=True, ref_template="#/components/schemas/{model}"
-            )
-            for name, definition in request_schema.pop("$defs", {}).items():
-                components[name] = definition
+            request_schema, definitions = state.registry.decoder.schema()
+            components.update(definitions)
             components["HookRequest"] = request_schema
             # We read bodies ourselves and answer 400, never FastAPI's 422.
             for operations in schema.get("paths", {}).values():

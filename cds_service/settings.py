@@ -78,7 +78,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         5_000_000, ge=1_000, le=200_000_000, description="Largest hook request body accepted."
     )
-    max_json_depth: int = Field(64, ge=8, le=1_000, description="Deepest JSON nesting accepted.")
+    max_json_depth: int = Field(
+        64, ge=8, le=1_000, description="Deepest JSON nesting accepted in a feedback body."
+    )
     max_entries_per_key: int = Field(
         10_000, ge=1, description="Most resources read from one prefetch key (all pages)."
     )

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
+from collections.abc import Iterable
 from typing import Any
+
+import msgspec
+
+from cds_service.cdshooks.resources import Resource, view
 
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 LOINC = "http://loinc.org"
@@ -153,12 +157,14 @@ def service_url(hook: str) -> str:
     return f"/cds-services/{SERVICE_FOR_HOOK[hook]}"
 
 
-def frozen_clock(day: dt.date) -> type[dt.datetime]:
-    """The pipeline's `datetime`, fixed to a scenario's `as_of` (ages, the lab window)."""
-
-    class Frozen(dt.datetime):
-        @classmethod
-        def now(cls, tz: dt.tzinfo | None = None) -> Frozen:
-            return cls(day.year, day.month, day.day, 12, 0, tzinfo=tz)
-
-    return Frozen
+def views(items: Iterable[object]) -> list[Resource]:
+    """JSON resources as the request decoder hands them to the readers. An item the decoder
+    would refuse (the whole call gets a 400) never reaches a reader, so it is left out."""
+    out: list[Resource] = []
+    for item in items:
+        if isinstance(item, dict):
+            try:
+                out.append(view(item))
+            except msgspec.ValidationError:
+                continue
+    return out

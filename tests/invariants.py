@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from cds_service.hooks.response import CdsResponse
+from cds_service.cdshooks.response import CdsResponse
 
 _OPTIONAL_CARD_FIELDS = ("detail", "suggestions", "selectionBehavior", "overrideReasons", "links")
 

@@ -46,8 +46,6 @@ _BUSY_TEXT = "The service is at capacity; retry after a second."
 class AdmissionStats:
     """Counters for /metrics: plain integers, read at scrape time."""
 
-    admitted: int = 0
-    queued_then_admitted: int = 0
     shed_queue_full: int = 0
     shed_queue_timeout: int = 0
     shed_stale: int = 0
@@ -94,7 +92,6 @@ class Admission:
             return False
         if self.in_flight < self.max_concurrent and not self._waiters:
             self.in_flight += 1
-            self.stats.admitted += 1
             return True
         if len(self._waiters) >= self.max_queued or self.queue_timeout <= 0:
             self.stats.shed_queue_full += 1
@@ -106,7 +103,7 @@ class Admission:
             await asyncio.wait_for(asyncio.shield(waiter), self.queue_timeout - waited)
         except TimeoutError:
             if waiter.done() and not waiter.cancelled():
-                return self._admitted_after_wait()  # the slot came as the timer fired
+                return True  # the slot came as the timer fired
             waiter.cancel()
             self._discard(waiter)
             self.stats.shed_queue_timeout += 1
@@ -119,11 +116,6 @@ class Admission:
                 waiter.cancel()
                 self._discard(waiter)
             raise
-        return self._admitted_after_wait()
-
-    def _admitted_after_wait(self) -> bool:
-        self.stats.admitted += 1
-        self.stats.queued_then_admitted += 1
         return True
 
     def release(self) -> None:

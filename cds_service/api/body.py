@@ -19,6 +19,11 @@ from cds_service.errors import (
 
 async def read_json_object(request: Request, *, max_bytes: int, max_depth: int) -> dict[str, Any]:
     """The body as a JSON object, or a typed error (415, 413, 400)."""
+    return parse_json_object(await read_body(request, max_bytes=max_bytes), max_depth=max_depth)
+
+
+async def read_body(request: Request, *, max_bytes: int) -> bytes:
+    """The raw body of a JSON request, or a typed error (415, 413)."""
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type not in ("application/json", "application/fhir+json") and not (
         media_type.startswith("application/") and media_type.endswith("+json")
@@ -40,7 +45,7 @@ async def read_json_object(request: Request, *, max_bytes: int, max_depth: int) 
     except ClientDisconnect:
         # Went away, or cut off by the body timeout (api/connections): nobody reads an answer.
         raise ClientGone("The client closed the connection before the body ended.") from None
-    return parse_json_object(b"".join(chunks), max_depth=max_depth)
+    return b"".join(chunks)
 
 
 def parse_json_object(raw: bytes, *, max_depth: int) -> dict[str, Any]:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from typing import TYPE_CHECKING, Annotated, Protocol
 
 from fastapi import Depends, Request
 
+from cds_service.hooks.call import utc_today
 from cds_service.hooks.pipeline import Engine
 from cds_service.hooks.registry import Registry
 from cds_service.security.principal import AuthenticatedClient
@@ -35,6 +38,7 @@ class AppState:
     admission: Admission
     connections: ConnectionGuard  # used when served by `cds-service serve` (api/connections)
     feedback_limiter: RateLimiter
+    clock: Callable[[], date] = utc_today  # "today" for the rules' time windows
 
 
 async def get_state(request: Request) -> AppState:

@@ -30,7 +30,7 @@ from typing import Any, Literal
 from cds_service.cards.catalog import CardCatalog
 from cds_service.cards.content import Schedule, Step
 from cds_service.cards.ids import new_id
-from cds_service.hooks.response import Action, Suggestion
+from cds_service.cdshooks.response import Action, Suggestion
 from cds_service.rules.types import DELETING_KINDS, Finding, RuleInput, SuggestionSpec
 
 

@@ -31,8 +31,8 @@ from cds_service.cards.templates import (
     make_env,
     render,
 )
+from cds_service.cdshooks.response import Coding, OverrideReason, Source
 from cds_service.clinical.types import PatientFacts
-from cds_service.hooks.response import Coding, OverrideReason, Source
 from cds_service.rules import CARD_SPECS
 from cds_service.rules.types import CardSpec, Finding
 

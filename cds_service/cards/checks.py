@@ -11,6 +11,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from cds_service.cards.content import CardContentError, CardFile, CommonFile, OrderablesFile
 from cds_service.cards.escape import one_line
 from cds_service.cards.templates import sample_values, variables
+from cds_service.clinical.lab_table import LABS
 from cds_service.rules.types import BaclofenSchedule, CardSpec, Evidence, OrderableLab
 
 if TYPE_CHECKING:
@@ -22,8 +23,13 @@ LABEL_MAX = 120
 
 
 def check_orderables(orderables: OrderablesFile) -> None:
-    """Every lab and schedule the rules can name has codes; every coding system is known."""
+    """Every lab and schedule the rules can name has codes (and is a lab of the lab table);
+    every coding system is known."""
     labs, schedules = set(get_args(OrderableLab)), set(get_args(BaclofenSchedule))
+    if not labs <= set(LABS):
+        raise CardContentError(
+            f"OrderableLab names {sorted(labs - set(LABS))}, not in the lab table (labs.yaml)"
+        )
     if set(orderables.labs) != labs:
         raise CardContentError(f"_orderables.yaml: labs must be exactly {sorted(labs)}")
     if set(orderables.baclofen_schedules) != schedules:

@@ -13,7 +13,7 @@ from typing import NamedTuple
 from cds_service.cards.actions import build_suggestions
 from cds_service.cards.catalog import CardCatalog
 from cds_service.cards.ids import new_id
-from cds_service.hooks.response import Card
+from cds_service.cdshooks.response import Card
 from cds_service.rules.budget import order_key
 from cds_service.rules.types import INDICATOR_RANK, Finding, RuleInput
 

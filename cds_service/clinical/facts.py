@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any
 
+from cds_service.cdshooks.resources import Resource
 from cds_service.clinical.conditions import read_conditions
 from cds_service.clinical.egfr import computed_egfr
 from cds_service.clinical.labs import read_labs
@@ -61,7 +62,7 @@ def sex_of(patient: Mapping[str, Any] | None) -> Sex | None:
 def build_facts(
     *,
     patient: dict[str, Any] | None,
-    observations: Iterable[object],
+    observations: Iterable[Resource],
     medications: Iterable[object],
     conditions: Iterable[object],
     medication_index: Mapping[str, dict[str, Any]],

@@ -7,6 +7,7 @@ the patient the rest of the evaluation.
 
 from __future__ import annotations
 
+import functools
 import math
 from datetime import date
 from typing import Any
@@ -72,21 +73,9 @@ def first_code(concept: object) -> str | None:
     return None
 
 
-def concept_text(concept: object) -> str | None:
-    """What a clinician would read for a CodeableConcept: its text, else the first display."""
-    if not isinstance(concept, dict):
-        return None
-    text = clean(concept.get("text"))
-    if text:
-        return text
-    for _system, _code, display in codings(concept):
-        if display:
-            return display
-    return None
-
-
 def read_concept(concept: object) -> tuple[list[Coding], str | None]:
-    """`codings(concept)` and `concept_text(concept)`, reading the codings once."""
+    """`codings(concept)` and what a clinician would read: its text, else the first display
+    (the codings are read once)."""
     found = codings(concept)
     if not isinstance(concept, dict):
         return found, None
@@ -97,6 +86,19 @@ def read_concept(concept: object) -> tuple[list[Coding], str | None]:
         if display:
             return found, display
     return found, None
+
+
+_NORMALISE_UNIT = str.maketrans({"µ": "u", "μ": "u", "²": "2"} | dict.fromkeys("{}_^ \t·"))
+
+
+@functools.lru_cache(maxsize=4096)
+def normalise_unit(unit: str | None) -> str | None:
+    """Comparable unit text: mL/min/{1.73_m2} -> ml/min/1.73m2, µmol/L -> umol/l (here, not
+    in units.py, because the lab table writes its units this way and units.py reads it)."""
+    text = clean(unit)
+    if not text:
+        return None
+    return text.lower().translate(_NORMALISE_UNIT) or None
 
 
 def number(value: object) -> float | None:

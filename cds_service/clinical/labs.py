@@ -14,9 +14,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from cds_service.clinical.fhirjson import reference_key
+from cds_service.cdshooks.resources import Resource
 from cds_service.clinical.observation import (
     VALID_STATUSES,
     Candidate,
@@ -24,7 +24,6 @@ from cds_service.clinical.observation import (
     lab_code,
     lab_value,
     observation_date,
-    quick_candidate,
     read_candidates,
 )
 from cds_service.clinical.terminology import Terminology
@@ -43,9 +42,9 @@ class LabReading:
 @dataclass(slots=True)
 class _Choice:
     key: _SortKey
-    candidate: Candidate  # built into a LabResult only if it stays the choice
+    candidate: Candidate  # built into a LabValue only if it stays the choice
     when: date | None
-    observation: dict[str, Any]
+    observation: Resource
 
 
 @dataclass(slots=True)
@@ -60,7 +59,7 @@ class _Tally:
     skipped: dict[str, int] = field(default_factory=dict)
     future: dict[str, int] = field(default_factory=dict)
 
-    def add(self, obs: dict[str, Any], candidate: Candidate, when: date | None, stamp: str) -> None:
+    def add(self, obs: Resource, candidate: Candidate, when: date | None, stamp: str) -> None:
         """Count one usable result; keep it if it is the best so far for its analyte."""
         analyte, rank = candidate[0], candidate[2]
         if when is None:
@@ -78,40 +77,36 @@ class _Tally:
 
 
 def read_labs(
-    observations: Iterable[object],
+    observations: Iterable[Resource],
     *,
     terminology: Terminology,
     as_of: date,
     max_age_days: int,
 ) -> LabReading:
-    """The latest valid LabValue per analyte, and data notes. Never raises on bad input."""
+    """The latest valid LabValue per analyte, and data notes. Never raises on bad content."""
     oldest = as_of - timedelta(days=max_age_days)
     newest = as_of + timedelta(days=1)  # a result "tomorrow" is a time-zone edge, not an error
     tally = _Tally(oldest, newest)
-    lab_codes = terminology.lab_codes
-    days: dict[str, date | None] = {}
+    days: dict[str, date | None] = {}  # parsed timestamps: the results of a panel share one
     for obs in observations:
-        if isinstance(obs, dict) and obs.get("resourceType") == "Observation":
-            # Most results have the usual shape: one quick pass; anything else, the full read.
-            quick = quick_candidate(obs, lab_codes, days)
-            if quick is not None:
-                tally.add(obs, quick[0], quick[1], quick[2])
-            else:
-                _read_one(obs, terminology, tally)
+        if obs.resourceType == "Observation":
+            _read_one(obs, terminology, tally, days)
     return LabReading(_choose(tally), _notes(tally, max_age_days))
 
 
-def _read_one(obs: dict[str, Any], terminology: Terminology, tally: _Tally) -> None:
-    status = obs.get("status")
-    if not isinstance(status, str) or status not in VALID_STATUSES:
-        found = lab_code(terminology, obs.get("code"))
+def _read_one(
+    obs: Resource, terminology: Terminology, tally: _Tally, days: dict[str, date | None]
+) -> None:
+    status = obs.status
+    if status not in VALID_STATUSES:
+        found = lab_code(terminology, obs.code)
         if found is not None and status not in ("entered-in-error", "cancelled"):
             _count(tally.status, (found[0], str(status)[:20]))
         return
     candidates = read_candidates(obs, terminology)
     if not candidates:
         return
-    when, stamp = observation_date(obs)
+    when, stamp = observation_date(obs, days)
     for candidate in candidates:
         if isinstance(candidate, LabSkip):
             _count(tally.skipped, str(candidate))
@@ -128,7 +123,7 @@ def _keep(
     key: _SortKey,
     candidate: Candidate,
     when: date | None,
-    obs: dict[str, Any],
+    obs: Resource,
 ) -> None:
     """Keep the candidate if it beats the current choice (on a tie, the first one stays)."""
     current = best.get(candidate[0])
@@ -146,9 +141,15 @@ def _choose(tally: _Tally) -> dict[str, LabValue]:
     undated = [a for a in tally.undated if _undated_usable(tally, a)]
     for analyte in (*tally.dated, *undated):
         choice = tally.dated.get(analyte) or tally.undated[analyte]
-        source_id = reference_key(choice.observation)
+        source_id = _reference_key(choice.observation)
         labs[analyte] = lab_value(choice.candidate, choice.when, source_id)
     return labs
+
+
+def _reference_key(resource: Resource) -> str | None:
+    """The resource's "Type/id" when it has a usable id, else None."""
+    rid = resource.id.strip() if resource.id else ""
+    return f"{resource.resourceType}/{rid}" if rid else None
 
 
 def _notes(tally: _Tally, max_age_days: int) -> tuple[str, ...]:

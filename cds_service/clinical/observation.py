@@ -1,28 +1,30 @@
 """One Observation -> the lab results it carries, in canonical units, or a typed reason why not.
 
-A result may sit in `valueQuantity` or, as in Observation-f205 (eGFR only in `component`,
-">60"), in a component whose code names the analyte. Values that can't be trusted (strings,
-NaN, negative, physiologically absurd, unknown unit) raise `LabSkip` with a short reason the
-caller turns into a data note. Nothing else is raised.
+Observations are read as `cdshooks.resources.Resource` views, decoded at the edge with only the
+fields read here, so there is one reading path and it is the fast one: a dict lookup for the
+code, a cached factor for the unit, a cached date per written timestamp. A result may sit in
+`valueQuantity` or, as in Observation-f205 (eGFR only in `component`, ">60"), in a component
+whose code names the analyte. Values that can't be trusted (text, negative, physiologically
+absurd, unknown unit) give a `LabSkip` with a short reason the caller turns into a data note.
+Only the result chosen for its analyte is built into a LabValue (`lab_value`).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from datetime import date
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
-from cds_service.clinical.fhirjson import clean, codings, dicts, number, parse_date
-from cds_service.clinical.terminology import LOINC_SYSTEMS, Terminology
+from cds_service.cdshooks.resources import Component, Concept, Quantity, Resource, listed
+from cds_service.clinical.fhirjson import clean, parse_date
+from cds_service.clinical.lab_table import IONIZED_CALCIUM, PLAUSIBLE
+from cds_service.clinical.terminology import Terminology
 from cds_service.clinical.types import Analyte, Comparator, Interpretation, LabValue
-from cds_service.clinical.units import Converted, UnitError, convert
+from cds_service.clinical.units import UnitError, convert
 
 VALID_STATUSES = frozenset({"final", "amended", "corrected"})
-# Ionized calcium (codes.json loinc.calcium): its normal range is about half the total's.
-IONIZED_CALCIUM = frozenset({"1994-3", "1995-0", "17863-2"})
 UCUM = "http://unitsofmeasure.org"
-_COMPARATORS: dict[object, Comparator] = {"<": "<", "<=": "<=", ">=": ">=", ">": ">"}
+_COMPARATORS: dict[str, Comparator] = {"<": "<", "<=": "<=", ">=": ">=", ">": ">"}
 _INTERPRETATION_SYSTEMS = frozenset(
     {
         None,
@@ -37,17 +39,8 @@ _INTERPRETATION: dict[str, Interpretation] = {
     "H": "high", "HH": "high", "HU": "high", ">": "high",
     "N": "normal",
 }  # fmt: skip
-# Values outside these bounds (canonical units) are data errors, not patients.
-PLAUSIBLE: dict[str, tuple[float, float]] = {
-    "potassium": (0.5, 15.0),
-    "sodium": (80.0, 220.0),
-    "magnesium": (0.05, 10.0),
-    "calcium": (0.2, 6.0),
-    "creatinine": (0.05, 40.0),
-    "egfr": (0.5, 300.0),
-    "creatine_kinase": (1.0, 1_000_000.0),
-    "tsh": (0.001, 1000.0),
-}
+
+Holder = Resource | Component  # what carries a value: the Observation or one component
 
 
 class LabSkip(ValueError):
@@ -56,193 +49,145 @@ class LabSkip(ValueError):
 
 # (analyte, code as read, preference rank) of a coding that names one of our analytes
 LabCode = tuple[Analyte, str, int]
-# A result recognised and checked, not yet built: (analyte, code, rank, value holder). Only the
-# result chosen for its analyte is built into a LabValue (`lab_value`).
-Candidate = tuple[Analyte, str, int, dict[str, Any]]
+# A result recognised and checked, not yet built: (analyte, code, rank, value holder).
+Candidate = tuple[Analyte, str, int, Holder]
 
 
-def lab_code(terminology: Terminology, concept: object) -> LabCode | None:
-    """The first coding of a CodeableConcept that names one of our analytes (hot path: no
-    display is read)."""
-    if not isinstance(concept, dict):
+def lab_code(terminology: Terminology, concept: Concept | None) -> LabCode | None:
+    """The first coding of a CodeableConcept that names one of our analytes (no display is
+    read)."""
+    if concept is None:
         return None
-    for coding in dicts(concept.get("coding")):
-        found = terminology.lab_code(coding.get("system"), coding.get("code"))
+    for coding in listed(concept.coding):
+        found = terminology.lab_code(coding.system, coding.code)
         if found is not None:
             return found
     return None
 
 
-# (analyte, UCUM code, unit text) -> canonical-unit factor, 0.0 when `convert` refuses it.
-# Units come from a small vocabulary; the size cap keeps junk units from growing it.
-_FACTORS: dict[tuple[str, object, object], float] = {}
+# (analyte, UCUM code, unit text) -> canonical-unit factor, 0.0 when `convert` refuses it
+# (`convert` multiplies by the same factor). Units come from a small vocabulary; the size cap
+# keeps junk units from growing it.
+_FACTORS: dict[tuple[str, str | None, str | None], float] = {}
 _FACTORS_MAX = 1024
 _INF = math.inf
 
 
-def quick_candidate(
-    obs: dict[str, Any], lab_codes: Mapping[str, LabCode], days: dict[str, date | None]
-) -> tuple[Candidate, date, str] | None:
-    """The usual lab Observation, checked in one pass: (candidate, date, date as written).
+def _unit(quantity: Quantity) -> tuple[str | None, str | None]:
+    """(code, text); the code only when it is UCUM (or carries no system)."""
+    code = clean(quantity.code) if quantity.system in (None, UCUM) else None
+    return code, clean(quantity.unit)
 
-    The usual shape: a final/amended/corrected status, a LOINC coding with a clean code, a
-    plain positive valueQuantity in a known unit, no components, an effectiveDateTime. None
-    means "not that shape": `read_candidates` and `observation_date` decide (same rules,
-    slower). Written as one function on purpose: it runs once per Observation. `days` holds
-    the caller's parsed effectiveDateTime strings: the results of one panel share one.
-    """
-    status = obs.get("status")
-    if type(status) is not str or status not in VALID_STATUSES or "component" in obs:
-        return None
-    concept = obs.get("code")
-    codings = concept.get("coding") if type(concept) is dict else None
-    if type(codings) is not list:
-        return None
-    found = None
-    for coding in codings:  # the first coding naming an analyte, as lab_code reads it
-        if type(coding) is not dict:
-            continue
-        system, code = coding.get("system"), coding.get("code")
-        if type(code) is not str or (isinstance(system, str) and system not in LOINC_SYSTEMS):
-            continue  # cannot name an analyte
-        found = lab_codes.get(code)
-        if found is not None:
-            break
-        if not code.isascii() or code != code.strip():
-            return None  # cleaning might make it one of ours: let lab_code decide
-    quantity = obs.get("valueQuantity")
-    if found is None or type(quantity) is not dict or "comparator" in quantity:
-        return None
-    value = quantity.get("value")
-    if (type(value) is not float and type(value) is not int) or not 0 < value < _INF:
-        return None
-    system, code, unit = quantity.get("system"), quantity.get("code"), quantity.get("unit")
-    if system is not None and system != UCUM:
-        return None
-    try:
-        factor = _FACTORS.get((found[0], code, unit))
-    except TypeError:  # a list or object where a string belongs
-        return None
+
+def _factor(analyte: Analyte, quantity: Quantity) -> float:
+    key = (analyte, quantity.code if quantity.system in (None, UCUM) else None, quantity.unit)
+    factor = _FACTORS.get(key)
     if factor is None:
-        factor = _unit_factor(found[0], code, unit)
-    low, high = PLAUSIBLE[found[0]]
-    raw = obs.get("effectiveDateTime")
-    if type(raw) is not str or not low <= float(value) * factor <= high:  # factor 0.0: unknown
-        return None
-    when = days.get(raw)
-    if when is None:
-        when = days[raw] = parse_date(raw)
-        if when is None:
-            return None
-    return (*found, obs), when, raw
-
-
-def _unit_factor(analyte: Analyte, code: object, unit: object) -> float:
-    """`convert`'s factor for a UCUM (or system-less) unit code and text; 0.0 when unknown."""
-    try:
-        factor = convert(analyte, 1.0, clean(code), clean(unit)).value
-    except UnitError:
-        factor = 0.0
-    if len(_FACTORS) < _FACTORS_MAX:
-        _FACTORS[(analyte, code, unit)] = factor
+        try:
+            factor = convert(analyte, 1.0, *_unit(quantity)).value
+        except UnitError:
+            factor = 0.0
+        if len(_FACTORS) < _FACTORS_MAX:
+            _FACTORS[key] = factor
     return factor
 
 
-def observation_date(obs: dict[str, Any]) -> tuple[date | None, str]:
-    """effective[x] (period: end, else start), else issued; with the raw text for tie-breaks."""
-    raw: object = obs.get("effectiveDateTime")
-    when = parse_date(raw)
-    if when is not None:  # the usual case: nothing else is read
-        return when, str(raw)
-    period = obs.get("effectivePeriod")
-    candidates = (
-        period.get("end") if isinstance(period, dict) else None,
-        period.get("start") if isinstance(period, dict) else None,
-        obs.get("effectiveInstant"),
-        obs.get("issued"),
+def check_value(analyte: Analyte, holder: Holder) -> LabSkip | None:
+    """Why the value in `holder` can't be used, or None when it can."""
+    quantity = holder.valueQuantity
+    if quantity is None:
+        return LabSkip(f"{analyte}: value is not a quantity")
+    raw = quantity.value
+    if not isinstance(raw, float) or not 0 < raw < _INF:  # text, NaN, inf, zero, negative
+        return LabSkip(f"{analyte}: value missing, not a number or not positive")
+    if quantity.comparator is not None and quantity.comparator not in _COMPARATORS:
+        return LabSkip(f"{analyte}: comparator not usable")
+    factor = _factor(analyte, quantity)
+    if factor == 0.0:
+        try:
+            convert(analyte, raw, *_unit(quantity))
+        except UnitError as exc:  # the reason, worded by the converter
+            return LabSkip(str(exc))
+    low, high = PLAUSIBLE[analyte]
+    if not low <= raw * factor <= high:
+        return LabSkip(f"{analyte}: implausible value")
+    return None
+
+
+def _has_value(holder: Holder) -> bool:
+    """Some value[x] was sent (a result of another type is a skip, not a missing value)."""
+    return (
+        holder.valueQuantity is not None
+        or holder.valueString is not None
+        or holder.valueCodeableConcept is not None
+        or holder.valueInteger is not None
+        or holder.valueBoolean is not None
+        or holder.valueRange is not None
+        or holder.valueRatio is not None
+        or holder.valueDateTime is not None
+        or holder.valuePeriod is not None
+        or holder.valueTime is not None
+        or holder.valueSampledData is not None
     )
-    for raw in candidates:
-        when = parse_date(raw)
-        if when is not None:
-            return when, str(raw)
-    return None, ""
 
 
-def read_candidates(obs: dict[str, Any], terminology: Terminology) -> list[Candidate | LabSkip]:
+def read_candidates(obs: Resource, terminology: Terminology) -> list[Candidate | LabSkip]:
     """Results of one Observation, checked but not built: the top-level value, else
     components (one per analyte)."""
     out: list[Candidate | LabSkip] = []
-    top = lab_code(terminology, obs.get("code"))
+    top = lab_code(terminology, obs.code)
     seen = ""  # analyte with a usable top-level value (components of it are ignored)
     if top is not None and _has_value(obs):
         skip = check_value(top[0], obs)
         out.append((*top, obs) if skip is None else skip)
         seen = top[0] if skip is None else ""
-    components = obs.get("component")
-    if components is not None:
-        _read_components(components, terminology, out, {seen} if seen else set())
+    if obs.component is not None:
+        done = {seen} if seen else set()
+        for component in listed(obs.component):
+            found = lab_code(terminology, component.code)
+            if found is None or found[0] in done:
+                continue
+            skip = check_value(found[0], component)
+            if skip is None:
+                done.add(found[0])
+                out.append((*found, component))
+            else:
+                out.append(skip)
     if top is not None and not out:
         out.append(LabSkip(f"{top[0]}: no value"))
     return out
 
 
-def _read_components(
-    components: object, terminology: Terminology, out: list[Candidate | LabSkip], seen: set[str]
-) -> None:
-    for component in dicts(components):
-        found = lab_code(terminology, component.get("code"))
-        if found is None or found[0] in seen:
+def observation_date(obs: Resource, days: dict[str, date | None]) -> tuple[date | None, str]:
+    """effective[x] (period: end, else start), else issued; with the raw text for tie-breaks.
+    `days` caches parsed timestamps for the call: the results of one panel share one."""
+    period = obs.effectivePeriod
+    for raw in (
+        obs.effectiveDateTime,
+        period.end if period is not None else None,
+        period.start if period is not None else None,
+        obs.effectiveInstant,
+        obs.issued,
+    ):
+        if raw is None:
             continue
-        skip = check_value(found[0], component)
-        if skip is None:
-            seen.add(found[0])
-            out.append((*found, component))
-        else:
-            out.append(skip)
-
-
-def check_value(analyte: Analyte, holder: dict[str, Any]) -> LabSkip | None:
-    """Why the value in `holder` can't be used, or None when it can."""
-    try:
-        _quantity(analyte, holder)
-    except LabSkip as exc:
-        return exc
-    except UnitError as exc:
-        return LabSkip(str(exc))
-    return None
-
-
-def _has_value(holder: dict[str, Any]) -> bool:
-    return "valueQuantity" in holder or any(key.startswith("value") for key in holder)
-
-
-def _quantity(
-    analyte: Analyte, holder: dict[str, Any]
-) -> tuple[float, Comparator | None, str | None, str | None, Converted]:
-    """(value as written, comparator, unit code, unit text, converted); raises LabSkip or
-    UnitError when the value can't be used."""
-    quantity = holder.get("valueQuantity")
-    if not isinstance(quantity, dict):
-        raise LabSkip(f"{analyte}: value is not a quantity")
-    raw = number(quantity.get("value"))
-    if raw is None or raw <= 0:
-        raise LabSkip(f"{analyte}: value missing, not a number or not positive")
-    raw_comparator = quantity.get("comparator")
-    comparator = _COMPARATORS.get(raw_comparator) if isinstance(raw_comparator, str) else None
-    if raw_comparator is not None and comparator is None:
-        raise LabSkip(f"{analyte}: comparator not usable")
-    unit_code, unit_text = _unit(quantity)
-    converted = convert(analyte, raw, unit_code, unit_text)
-    low, high = PLAUSIBLE[analyte]
-    if not low <= converted.value <= high:
-        raise LabSkip(f"{analyte}: implausible value")
-    return raw, comparator, unit_code, unit_text, converted
+        when = days.get(raw)
+        if when is None and raw not in days:
+            when = days[raw] = parse_date(raw)
+        if when is not None:
+            return when, raw
+    return None, ""
 
 
 def lab_value(candidate: Candidate, when: date | None, source_id: str | None) -> LabValue:
-    """The LabValue of a checked candidate: what `_parse` reads, without the LabResult."""
+    """The LabValue of a checked candidate (`check_value` passed: the value is usable)."""
     analyte, code, _rank, holder = candidate
-    raw, comparator, unit_code, unit_text, converted = _quantity(analyte, holder)
+    quantity = holder.valueQuantity
+    assert quantity is not None and isinstance(quantity.value, float)
+    raw = quantity.value
+    comparator = _COMPARATORS.get(quantity.comparator) if quantity.comparator else None
+    unit_code, unit_text = _unit(quantity)
+    converted = convert(analyte, raw, unit_code, unit_text)
     judged = _judgement(analyte, converted.value, holder, unit_code, unit_text)
     return LabValue(
         analyte=analyte,
@@ -268,13 +213,6 @@ def _original(
     return f"{comparator or ''}{raw:g} {shown_unit}".strip()
 
 
-def _unit(quantity: dict[str, Any]) -> tuple[str | None, str | None]:
-    """(code, text); the code only when it is UCUM (or carries no system)."""
-    system = quantity.get("system")
-    code = clean(quantity.get("code")) if system in (None, UCUM) else None
-    return code, clean(quantity.get("unit"))
-
-
 class _Judgement(NamedTuple):
     interpretation: Interpretation | None
     low: float | None  # the result's reference range, canonical units
@@ -284,23 +222,24 @@ class _Judgement(NamedTuple):
 def _judgement(
     analyte: Analyte,
     value: float,
-    holder: dict[str, Any],
+    holder: Holder,
     unit_code: str | None,
     unit_text: str | None,
 ) -> _Judgement:
     """The lab's own flag (L/LL/H/HH/N), else the value against its reference range (the first
     range with a bound); the range itself is kept for multiples of the upper limit (CK)."""
     flag: Interpretation | None = None
-    for concept in dicts(holder.get("interpretation")):
-        for system, code, _display in codings(concept):
+    for concept in listed(holder.interpretation):
+        for coding in listed(concept.coding):
+            system, code = clean(coding.system), clean(coding.code)
             if system in _INTERPRETATION_SYSTEMS and code in _INTERPRETATION:
                 flag = _INTERPRETATION[code]
                 break
         if flag is not None:
             break
-    for reference in dicts(holder.get("referenceRange")):
-        low = _bound(analyte, reference.get("low"), unit_code, unit_text)
-        high = _bound(analyte, reference.get("high"), unit_code, unit_text)
+    for reference in listed(holder.referenceRange):
+        low = _bound(analyte, reference.low, unit_code, unit_text)
+        high = _bound(analyte, reference.high, unit_code, unit_text)
         if low is None and high is None:
             continue
         if flag is None:
@@ -315,18 +254,17 @@ def _judgement(
 
 
 def _bound(
-    analyte: Analyte, quantity: object, unit_code: str | None, unit_text: str | None
+    analyte: Analyte, quantity: Quantity | None, unit_code: str | None, unit_text: str | None
 ) -> float | None:
     """A reference-range limit in canonical units; a limit without a unit shares the value's."""
-    if not isinstance(quantity, dict):
-        return None
-    raw = number(quantity.get("value"))
-    if raw is None:
+    if quantity is None or not isinstance(quantity.value, float) or not math.isfinite(
+        quantity.value
+    ):
         return None
     own_code, own_text = _unit(quantity)
     try:
         if own_code or own_text:
-            return convert(analyte, raw, own_code, own_text).value
-        return convert(analyte, raw, unit_code, unit_text).value
+            return convert(analyte, quantity.value, own_code, own_text).value
+        return convert(analyte, quantity.value, unit_code, unit_text).value
     except UnitError:
         return None

@@ -8,7 +8,7 @@ accepted in the Bundle, but only MedicationRequest and MedicationOrder become Me
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from cds_service.clinical.fhirjson import dicts
@@ -40,7 +40,7 @@ def selection_key(selection: object) -> str | None:
 
 def read_draft_orders(
     draft_orders: dict[str, Any],
-    selections: list[str] | None,
+    selections: Sequence[str] | None,
     *,
     terminology: Terminology,
     medication_index: Mapping[str, dict[str, Any]],

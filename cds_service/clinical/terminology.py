@@ -1,8 +1,9 @@
 """Terminology: which group a drug, lab or problem code belongs to, as fast dict lookups.
 
 Loaded once at start-up from package data (`data/codes.json`, verified codes copied from the
-knowledge base; `data/codes_added.json`, codes verified since, merged in; and
-`data/groups.yaml`, the hand-written group selections), validated on load, then only read.
+knowledge base; `data/codes_added.json`, codes verified since, merged in;
+`data/groups.yaml`, the hand-written group selections; and the lab codes of the lab table,
+`data/labs.yaml`), validated on load, then only read.
 Adding a code is a data change, not a code change.
 """
 
@@ -20,6 +21,7 @@ import yaml
 
 from cds_service.clinical.fhirjson import Coding, clean
 from cds_service.clinical.free_text import FreeTextReader
+from cds_service.clinical.lab_table import LABS, LabSpec
 from cds_service.clinical.strength import Strength, parse_strength
 from cds_service.clinical.terminology_coded import build_conditions, build_labs, icd_key
 from cds_service.clinical.terminology_drugs import DrugConcept, DrugIndex, GroupRef
@@ -92,8 +94,10 @@ class Terminology:
         codes: dict[str, Any],
         groups: dict[str, Any],
         text_terms: dict[str, Any] | None = None,
+        lab_table: Mapping[str, LabSpec] | None = None,
     ) -> None:
         need(isinstance(groups, dict), "(root)", "must be a mapping")
+        need("analytes" not in groups, "analytes", "lab codes live in labs.yaml (codes:)")
         drug_specs = groups.get("drug_groups")
         need(isinstance(drug_specs, dict) and bool(drug_specs), "drug_groups", "missing")
         drugs = DrugIndex(codes)
@@ -113,9 +117,8 @@ class Terminology:
         self._if_combination = drugs.if_combination
         self._supersedes = drugs.supersedes
         self._strengths = drugs.strengths
-        labs = build_labs(codes, groups.get("analytes"))
+        labs = build_labs(codes, LABS if lab_table is None else lab_table)
         self._analytes = cast(dict[str, Analyte], labs.analytes)
-        self._preference = labs.preference
         # code -> (analyte, code, rank): one dict hit per lab coding on the hot path
         self.lab_codes: Mapping[str, tuple[Analyte, str, int]] = {
             code: (analyte, code, labs.preference[code]) for code, analyte in self._analytes.items()
@@ -246,15 +249,9 @@ class Terminology:
 
     # -- labs ----------------------------------------------------------------------------
 
-    def analyte(self, system: str | None, code: str | None) -> Analyte | None:
-        """The analyte a LOINC code measures (a coding without a system counts if the code is
-        one of ours); None for other codes and systems."""
-        if not code or (system is not None and system not in LOINC_SYSTEMS):
-            return None
-        return self._analytes.get(code.strip())
-
     def lab_code(self, system: object, code: object) -> tuple[Analyte, str, int] | None:
-        """`analyte` for a coding's raw JSON values: (analyte, code, preference rank), or None.
+        """The analyte a LOINC coding measures, from its raw JSON values: (analyte, code,
+        preference rank), or None. A coding without a system counts if the code is one of ours.
 
         A system that is not a string reads as absent, as does a code that is not a string.
         """
@@ -266,10 +263,6 @@ class Terminology:
                 return found
         cleaned = clean(code)
         return self.lab_codes.get(cleaned) if cleaned else None
-
-    def preference_rank(self, code: str | None) -> int:
-        """0 for the most preferred code of an analyte (eGFR: CKD-EPI 2021); higher is worse."""
-        return self._preference.get(code or "", 99)
 
     def observation_query_codes(self) -> list[str]:
         """`http://loinc.org|<code>` tokens for the prefetch Observation query."""

@@ -1,10 +1,13 @@
-"""Analytes (LOINC) and condition groups (SNOMED CT, ICD-10-CM): codes.json + groups.yaml."""
+"""Analytes (LOINC: codes.json + labs.yaml) and condition groups (SNOMED CT, ICD-10-CM:
+codes.json + groups.yaml)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from cds_service.clinical.lab_table import LabSpec
 from cds_service.clinical.terminology_schema import (
     TerminologyError,
     code_of,
@@ -13,10 +16,10 @@ from cds_service.clinical.terminology_schema import (
     need,
     str_list,
 )
-from cds_service.clinical.types import CANONICAL_UNITS
 
 SNOMED = "http://snomed.info/sct"
 ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
+_LABS = "labs.yaml"  # where the lab code selections live
 
 
 def icd_key(code: str) -> str:
@@ -31,31 +34,32 @@ class LabIndex:
     query_codes: list[str] = field(default_factory=list)  # LOINC codes for the prefetch query
 
 
-def build_labs(codes: dict[str, Any], spec: object) -> LabIndex:
-    loinc = mapping(codes.get("loinc"), "analytes", "codes.json has no loinc section")
-    spec = mapping(spec, "analytes")
-    need(bool(spec), "analytes", "must not be empty")
+def build_labs(codes: dict[str, Any], labs: Mapping[str, LabSpec]) -> LabIndex:
+    """The LOINC codes of every analyte of the lab table (its `codes:` selections), each
+    checked against codes.json: a lab whose codes select nothing stops start-up."""
+    loinc = mapping(codes.get("loinc"), "loinc", "codes.json has no loinc section", _LABS)
     index = LabIndex()
-    for analyte, rule in spec.items():
-        where = f"analytes.{analyte}"
-        need(analyte in CANONICAL_UNITS, where, "not an Analyte of clinical/types.py")
-        rule = mapping(rule, where)
-        need(not set(rule) - {"from", "also", "exclude", "prefer", "query"}, where, "unknown keys")
-        names = [str(rule.get("from")), *str_list(rule.get("also", []), f"{where}.also")]
+    for analyte, lab in labs.items():
+        where = f"{analyte}.codes"
+        rule = dict(lab.codes)
+        unknown = set(rule) - {"from", "also", "exclude", "prefer", "query"}
+        need(not unknown, where, f"unknown keys {sorted(unknown)}", _LABS)
+        names = [str(rule.get("from")), *str_list(rule.get("also", []), f"{where}.also", _LABS)]
         available = []
         for name in names:
-            section = listing(loinc.get(name), where, f"from: no loinc.{name}")
+            section = listing(loinc.get(name), where, f"from: no loinc.{name}", _LABS)
             found = (code_of(e, where) for e in section if isinstance(e, dict))
             available += [c for c in found if c]
-        excluded = str_list(rule.get("exclude", []), f"{where}.exclude")
-        preferred = str_list(rule.get("prefer", []), f"{where}.prefer")
+        excluded = str_list(rule.get("exclude", []), f"{where}.exclude", _LABS)
+        preferred = str_list(rule.get("prefer", []), f"{where}.prefer", _LABS)
         for code in excluded + preferred:
-            need(code in available, where, f"{code} is not in loinc.{rule.get('from')}")
+            need(code in available, where, f"{code} is not in loinc.{rule.get('from')}", _LABS)
         chosen = [c for c in available if c not in excluded]
-        need(bool(chosen), where, "selects no code")
+        need(bool(chosen), where, "selects no code", _LABS)
+        for code in sorted(lab.ionized):
+            need(code in chosen, f"{analyte}.ionized", f"{code} is not one of its codes", _LABS)
         for code in chosen:
-            if code in index.analytes:
-                raise TerminologyError(f"groups.yaml {where}: {code} already in another analyte")
+            need(code not in index.analytes, where, f"{code} already in another analyte", _LABS)
             index.analytes[code] = analyte
             index.preference[code] = preferred.index(code) if code in preferred else len(preferred)
         if rule.get("query", True):

@@ -1,4 +1,4 @@
-"""Reading codes.json and groups.yaml safely: typed accessors and the list selectors.
+"""Reading codes.json, groups.yaml and labs.yaml safely: typed accessors and the list selectors.
 
 Every check raises TerminologyError naming the place in groups.yaml or codes.json, so a bad
 data change stops start-up with a message instead of silently changing which drugs a card
@@ -21,9 +21,9 @@ class TerminologyError(ValueError):
     """The terminology data files are missing, malformed or inconsistent."""
 
 
-def need(condition: bool, where: str, problem: str) -> None:
+def need(condition: bool, where: str, problem: str, file: str = "groups.yaml") -> None:
     if not condition:
-        raise TerminologyError(f"groups.yaml {where}: {problem}")
+        raise TerminologyError(f"{file} {where}: {problem}")
 
 
 def code_of(entry: dict[str, Any], where: str) -> str | None:
@@ -36,22 +36,27 @@ def code_of(entry: dict[str, Any], where: str) -> str | None:
     return code.strip()
 
 
-def mapping(value: object, where: str, problem: str = "must be a mapping") -> dict[str, Any]:
+def mapping(
+    value: object, where: str, problem: str = "must be a mapping", file: str = "groups.yaml"
+) -> dict[str, Any]:
     if not isinstance(value, dict):
-        raise TerminologyError(f"groups.yaml {where}: {problem}")
+        raise TerminologyError(f"{file} {where}: {problem}")
     return value
 
 
-def listing(value: object, where: str, problem: str = "must be a list") -> list[Any]:
+def listing(
+    value: object, where: str, problem: str = "must be a list", file: str = "groups.yaml"
+) -> list[Any]:
     if not isinstance(value, list):
-        raise TerminologyError(f"groups.yaml {where}: {problem}")
+        raise TerminologyError(f"{file} {where}: {problem}")
     return value
 
 
-def str_list(value: object, where: str) -> list[str]:
-    value = listing(value, where)
+def str_list(value: object, where: str, file: str = "groups.yaml") -> list[str]:
+    value = listing(value, where, file=file)
     for item in value:
-        need(isinstance(item, str) and bool(item.strip()), where, f"{item!r} is not a string")
+        ok = isinstance(item, str) and bool(item.strip())
+        need(ok, where, f"{item!r} is not a string", file)
     return [item.strip() for item in value]
 
 

@@ -11,24 +11,12 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal
 
-Analyte = Literal[
-    "potassium", "magnesium", "egfr", "creatinine", "calcium", "creatine_kinase", "tsh", "sodium"
-]
+from cds_service.clinical.lab_table import CANONICAL_UNITS
+from cds_service.clinical.lab_table import Analyte as Analyte  # defined beside the lab table
+
 Sex = Literal["female", "male"]
 Comparator = Literal["<", "<=", ">=", ">"]
 Interpretation = Literal["low", "normal", "high"]
-
-# Canonical unit of each analyte; LabValue.value is always in this unit.
-CANONICAL_UNITS: dict[str, str] = {
-    "potassium": "mmol/L",
-    "magnesium": "mmol/L",
-    "egfr": "mL/min/1.73m2",
-    "creatinine": "mg/dL",
-    "calcium": "mmol/L",
-    "creatine_kinase": "U/L",
-    "tsh": "mIU/L",
-    "sodium": "mmol/L",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,11 +40,6 @@ class LabValue:
     @property
     def unit(self) -> str:
         return CANONICAL_UNITS[self.analyte]
-
-    @property
-    def lower_bound(self) -> float:
-        """The least the true value can be (">60" means at least 60)."""
-        return self.value
 
     def at_most(self) -> float | None:
         """The most the true value can be; None when it is open upwards (">60")."""

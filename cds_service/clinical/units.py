@@ -3,22 +3,18 @@
 Units arrive as UCUM codes ("mL/min/{1.73_m2}"), as human text only ("mmol/L" with no code,
 Bundle-ghp), under a non-UCUM system (SNOMED 258814008 with unit "umol/L", Observation-f204),
 or in spellings UCUM doesn't have ("mEq/L", "µmol/L", "mL/min/1.73 m2"). They are normalised
-(case, spaces, µ, braces, zero-width characters) and looked up in a table per analyte. The
-unit on the value decides, not the LOINC code's nominal property (PDDI sends 19123-9, a mass
-code, in mmol/L). Factors: clinical-knowledge.md section 5.
+(case, spaces, µ, braces, zero-width characters; fhirjson.normalise_unit) and looked up in
+the analyte's factors in the lab table (data/labs.yaml). The unit on the value decides, not
+the LOINC code's nominal property (PDDI sends 19123-9, a mass code, in mmol/L). Factors:
+clinical-knowledge.md section 5.
 """
 
 from __future__ import annotations
 
-import functools
 from typing import NamedTuple
 
-from cds_service.clinical.fhirjson import clean
-
-UMOL_PER_MG_CREATININE = 88.42  # creatinine: umol/L = mg/dL x 88.42
-MG_PER_MMOL_K = 39.098  # potassium mass units (75940-7): mmol/L = mg/dL x 10 / 39.098
-
-EGFR_PER_BSA_NOTE = "eGFR reported in mL/min, not normalised to 1.73 m2"
+from cds_service.clinical.fhirjson import clean, normalise_unit
+from cds_service.clinical.lab_table import LABS
 
 
 class UnitError(ValueError):
@@ -31,39 +27,12 @@ class Converted(NamedTuple):
     note: str | None = None
 
 
-_TABLE: dict[str, dict[str, float]] = {
-    "potassium": {"mmol/l": 1.0, "meq/l": 1.0, "mg/dl": 10.0 / MG_PER_MMOL_K},
-    "sodium": {"mmol/l": 1.0, "meq/l": 1.0},
-    "magnesium": {"mmol/l": 1.0, "mg/dl": 0.41144, "meq/l": 0.5},  # Mg 24.305, valence 2
-    "creatinine": {
-        "mg/dl": 1.0,
-        "umol/l": 1.0 / UMOL_PER_MG_CREATININE,
-        "mmol/l": 1000.0 / UMOL_PER_MG_CREATININE,
-    },
-    "egfr": {"ml/min/1.73m2": 1.0, "ml/min": 1.0},
-    "calcium": {"mmol/l": 1.0, "mg/dl": 0.2495, "meq/l": 0.5},  # Ca 40.078, valence 2
-    "creatine_kinase": {"u/l": 1.0, "iu/l": 1.0, "[iu]/l": 1.0},
-    "tsh": {
-        "m[iu]/l": 1.0,
-        "u[iu]/ml": 1.0,
-        "miu/l": 1.0,
-        "uiu/ml": 1.0,
-        "mu/l": 1.0,
-        "uu/ml": 1.0,
-    },
+# Derived from the lab table (data/labs.yaml), checked at import.
+_TABLE: dict[str, dict[str, float]] = {a: dict(lab.factors) for a, lab in LABS.items()}
+_NOTES: dict[tuple[str, str], str] = {
+    (a, unit): note for a, lab in LABS.items() for unit, note in lab.notes.items()
 }
-_NOTES: dict[tuple[str, str], str] = {("egfr", "ml/min"): EGFR_PER_BSA_NOTE}
-
-_NORMALISE = str.maketrans({"µ": "u", "μ": "u", "²": "2"} | dict.fromkeys("{}_^ \t·"))
-
-
-@functools.lru_cache(maxsize=4096)
-def normalise_unit(unit: str | None) -> str | None:
-    """Comparable unit text: mL/min/{1.73_m2} -> ml/min/1.73m2, µmol/L -> umol/l."""
-    text = clean(unit)
-    if not text:
-        return None
-    return text.lower().translate(_NORMALISE) or None
+EGFR_PER_BSA_NOTE = LABS["egfr"].notes["ml/min"]
 
 
 def convert(analyte: str, value: float, unit_code: str | None, unit_text: str | None) -> Converted:
@@ -86,7 +55,7 @@ def convert(analyte: str, value: float, unit_code: str | None, unit_text: str | 
 
 
 def to_canonical(analyte: str, value: float, unit_code: str | None, unit_text: str | None) -> float:
-    """`value` converted to CANONICAL_UNITS[analyte]; raises UnitError for unknown units."""
+    """`value` converted to the analyte's canonical unit; raises UnitError for unknown units."""
     return convert(analyte, value, unit_code, unit_text).value
 
 

@@ -2,9 +2,9 @@
 
 For integration engineers and card authors: see what a request produces without a server, an
 EHR or a JWT. Each file goes through exactly what `POST /cds-services/{id}` runs after
-authentication (body limits, `parse_hook_request`, `parse_context`, `run_hook` on an Engine from
-`build_engine`), so `--json` prints the very body the API would answer, and a refused request
-prints the API's OperationOutcome. Nothing is written to the feedback store.
+authentication (the body limit, then `hooks.call.answer_call` on an Engine from
+`build_engine`: the one request path), so `--json` prints the very body the API would answer,
+and a refused request prints the API's OperationOutcome. Nothing is written to the feedback store.
 """
 
 from __future__ import annotations
@@ -27,15 +27,16 @@ from rich.text import Text
 
 from cds_service.api.body import parse_json_object
 from cds_service.api.errors import response_for
-from cds_service.api.services import access_policy, parse_hook_request
+from cds_service.api.services import access_policy
 from cds_service.app import build_engine
 from cds_service.cards.render import RenderedCard
+from cds_service.cdshooks.response import Action
 from cds_service.commands._common import console, settings_or_exit
-from cds_service.errors import CdsError, PayloadTooLarge, UnknownService
+from cds_service.errors import CdsError, PayloadTooLarge
 from cds_service.fhir.access import FhirAccessPolicy
-from cds_service.hooks.pipeline import CallReport, Engine, parse_context, run_hook
+from cds_service.hooks.call import answer_call, utc_today
+from cds_service.hooks.pipeline import CallReport, Engine
 from cds_service.hooks.registry import Registry, Service, build_registry
-from cds_service.hooks.response import Action
 from cds_service.security.principal import ANONYMOUS
 from cds_service.settings import Settings
 
@@ -196,23 +197,27 @@ async def _evaluate_one(
             raise PayloadTooLarge(
                 f"The request body is larger than {settings.max_body_bytes} bytes."
             )
-        body = parse_json_object(raw, max_depth=settings.max_json_depth)
         if fhir_server is not None:
+            body = parse_json_object(raw, max_depth=settings.max_json_depth)
             notes.extend(set_fhir_server(body, fhir_server))
-        request = parse_hook_request(body)
-        service = service or service_for_hook(registry, request.hook)
-        context = parse_context(service, request)
-        response = await run_hook(
-            engine, service, request, context, policy, today=today, report=report
+            raw = orjson.dumps(body)
+        response = await answer_call(
+            engine,
+            registry,
+            raw,
+            service_id=service_id,
+            policy=lambda _request: policy,
+            today=today or utc_today(),
+            report=report,
         )
     except CdsError as exc:
         error = response_for(exc)
-        service_name = service.id if service else None
+        service_name = report.service_id or (service.id if service else None)
         return Outcome(
             path, service_name, exc.status_code, bytes(error.body), [], notes, data_lines(report)
         )
     answer = orjson.dumps(response.to_json())
-    return Outcome(path, service.id, 200, answer, report.cards, notes, data_lines(report))
+    return Outcome(path, report.service_id, 200, answer, report.cards, notes, data_lines(report))
 
 
 def data_lines(report: CallReport) -> list[KeyLine]:
@@ -222,16 +227,6 @@ def data_lines(report: CallReport) -> list[KeyLine]:
         KeyLine(key, item.status, len(item.resources), item.reason)
         for key, item in report.prefetch.keys.items()
     ]
-
-
-def service_for_hook(registry: Registry, hook: str) -> Service:
-    """Our services are named `muscle-cramps-<hook>`; anything else needs `--service`."""
-    try:
-        return registry.get(f"muscle-cramps-{hook}")
-    except UnknownService:
-        raise UnknownService(
-            f"No CDS service here answers the '{hook[:64]}' hook (use --service)."
-        ) from None
 
 
 def set_fhir_server(body: dict[str, Any], fhir_server: str) -> list[str]:

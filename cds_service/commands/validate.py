@@ -5,7 +5,7 @@ whole FHIR resources while answering. Fixtures, expected responses and hand-writ
 deserve the opposite, so this command checks them strictly, each with the model that defines it:
 
     fhir       fhir.resources R4B (a Bundle as a whole, entries included)
-    request    HookRequest, the rules of `parse_hook_request`, and the hook's context model
+    request    `RequestDecoder`, as the service reads a call, and the hook's context rules
     response   CdsResponse (the 2.0 card rules and the 3.0 invariants it enforces)
     discovery  the 2.0 discovery document (no model elsewhere: the registry only writes one)
     feedback   the feedback endpoint's FeedbackRequest
@@ -23,19 +23,20 @@ from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, cast
 
+import orjson
 import typer
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import ErrorDetails
 from rich.console import Console
 from rich.text import Text
 
-from cds_service.api.services import parse_hook_request
+from cds_service.cdshooks.hooks import HOOKS, HookName
+from cds_service.cdshooks.request import RequestDecoder
+from cds_service.cdshooks.response import CdsResponse
 from cds_service.commands._common import console, json_path
 from cds_service.errors import BadRequest
-from cds_service.hooks.models import CONTEXT_MODELS, HookName, HookRequest
 from cds_service.hooks.pipeline import parse_context
 from cds_service.hooks.registry import Service
-from cds_service.hooks.response import CdsResponse
 from cds_service.store.feedback_models import FeedbackRequest
 
 MAX_SHOWN = 20  # errors listed per file; a STU3 Bundle read as R4 has hundreds
@@ -159,14 +160,17 @@ def check_fhir(data: Any, result: FileResult) -> None:
 
 
 def check_request(data: Any, result: FileResult) -> None:
-    if not _collect(result, lambda: HookRequest.model_validate(data)):
-        return
     try:
-        request = parse_hook_request(data)  # the envelope rules beyond the model
+        request = _decoder().decode(orjson.dumps(data))  # exactly as the service reads a call
     except BadRequest as exc:
-        result.errors.append(Problem(", ".join(exc.expression) or "(root)", exc.message))
+        where = ", ".join(exc.expression) or "(root)"
+        prefix = f"Invalid CDS Hooks request: {where}: "
+        reason = exc.message.removeprefix(prefix).rstrip(".") if exc.message.startswith(
+            prefix
+        ) else exc.message
+        result.errors.append(Problem(where, reason))
         return
-    if request.hook not in CONTEXT_MODELS:
+    if request.hook not in HOOKS:
         result.warnings.append(
             Problem(
                 "hook", f"'{request.hook}' is not a hook this service answers; context not checked"
@@ -235,6 +239,14 @@ class Discovery(BaseModel):
         if len(ids) != len(set(ids)):
             raise ValueError("service ids must be unique")
         return self
+
+
+@cache
+def _decoder() -> RequestDecoder:
+    """The service's own request decoder (our services' prefetch keys)."""
+    from cds_service.tools.request_builder import registry
+
+    return registry().decoder
 
 
 @cache

@@ -1,50 +1,47 @@
-"""Reading FHIR payloads defensively: entries of a Bundle, its `next` link, error payloads.
+"""Reading FHIR payloads: entries of a Bundle, its `next` link, error payloads.
 
-Prefetch values and server answers are untrusted JSON: `entry` may not be a list, an entry may
-not be an object. Such parts are skipped, never raised on.
+Payloads arrive as `cdshooks.resources.Resource` views (the request's prefetch, decoded at the
+edge, and the FHIR server's answers, decoded by the client), so their shapes are known; what
+is left to judge is content: a resource without a type, an entry without a resource.
 """
 
 from __future__ import annotations
 
 from typing import Any, TypeGuard
 
-_ERROR_SEVERITIES = frozenset({"fatal", "error"})
+from cds_service.cdshooks.resources import Resource, listed
 
 
 def is_resource(value: object, resource_type: str | None = None) -> TypeGuard[dict[str, Any]]:
-    """A JSON object with a string `resourceType` (of the given type, if one is named)."""
+    """A JSON object with a string `resourceType` (of the given type, if one is named): for
+    the readers that work on the JSON form (draft orders, Medications)."""
     if not isinstance(value, dict) or not isinstance(value.get("resourceType"), str):
         return False
     return resource_type is None or value["resourceType"] == resource_type
 
 
-def _is_error_outcome(outcome: dict[str, Any]) -> bool:
+def _is_error_outcome(outcome: Resource) -> bool:
     """An OperationOutcome reports an error unless every issue is a warning or information."""
-    issues = outcome.get("issue")
-    if not isinstance(issues, list) or not issues:
+    issues = listed(outcome.issue)
+    if not issues:
         return True
-    return any(
-        not isinstance(issue, dict) or issue.get("severity") not in ("warning", "information")
-        for issue in issues
-    )
+    return any(issue.severity not in ("warning", "information") for issue in issues)
 
 
-def entry_resources(bundle: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(resources, operation outcomes) from `entry[].resource`; malformed entries skipped."""
-    entries = bundle.get("entry")
-    if not isinstance(entries, list):
-        return [], []
-    resources: list[dict[str, Any]] = []
-    outcomes: list[dict[str, Any]] = []
-    for entry in entries:
-        resource = entry.get("resource") if isinstance(entry, dict) else None
-        if is_resource(resource):  # checked once per entry, then sorted by its type
-            is_outcome = resource["resourceType"] == "OperationOutcome"
+def entry_resources(bundle: Resource) -> tuple[list[Resource], list[Resource]]:
+    """(resources, operation outcomes) from `entry[].resource`; entries without a typed
+    resource are skipped."""
+    resources: list[Resource] = []
+    outcomes: list[Resource] = []
+    for entry in listed(bundle.entry):
+        resource = entry.resource
+        if resource is not None and resource.resourceType is not None:
+            is_outcome = resource.resourceType == "OperationOutcome"
             (outcomes if is_outcome else resources).append(resource)
     return resources, outcomes
 
 
-def split_payload(value: dict[str, Any]) -> tuple[list[dict[str, Any]], bool]:
+def split_payload(value: Resource) -> tuple[list[Resource], bool]:
     """(resources, failed) of a prefetch or search payload, reading its entries once.
 
     CDS Hooks 2.0: an OperationOutcome, or a Bundle of OperationOutcomes, means "failed". A
@@ -52,23 +49,19 @@ def split_payload(value: dict[str, Any]) -> tuple[list[dict[str, Any]], bool]:
     so is one whose only outcomes are warnings (an empty search that says why). A Bundle of any
     type gives its entry resources minus outcomes; any other resource gives itself.
     """
-    if is_resource(value, "OperationOutcome"):
+    if value.resourceType == "OperationOutcome":
         return [], True
-    if not is_resource(value, "Bundle"):
+    if value.resourceType != "Bundle":
         return [value], False
     resources, outcomes = entry_resources(value)
     return resources, not resources and any(_is_error_outcome(o) for o in outcomes)
 
 
-
-def next_link(bundle: dict[str, Any]) -> str | None:
+def next_link(bundle: Resource) -> str | None:
     """The URL of `link[relation=next]`, if the Bundle has one."""
-    links = bundle.get("link")
-    if not is_resource(bundle, "Bundle") or not isinstance(links, list):
+    if bundle.resourceType != "Bundle":
         return None
-    for link in links:
-        if isinstance(link, dict) and link.get("relation") == "next":
-            url = link.get("url")
-            if isinstance(url, str) and url.strip():
-                return url.strip()
+    for link in listed(bundle.link):
+        if link.relation == "next" and link.url and link.url.strip():
+            return link.url.strip()
     return None

@@ -21,11 +21,11 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.cookiejar import CookieJar, DefaultCookiePolicy
-from typing import Any
 
 import httpx
-import orjson
+import msgspec
 
+from cds_service.cdshooks.resources import Resource, decode_resource
 from cds_service.content_length import declared_length
 from cds_service.fhir.errors import (
     FhirError,
@@ -111,10 +111,11 @@ class _Inflater:
 
 @dataclass(frozen=True, slots=True)
 class FhirReply:
-    """A usable 2xx answer: its status, the parsed JSON object and how long it took."""
+    """A usable 2xx answer: its status, the resource (a view: only the fields read) and how
+    long it took."""
 
     status_code: int
-    body: dict[str, Any]
+    body: Resource
     elapsed_ms: float
 
 
@@ -159,8 +160,8 @@ class FhirClient:
         token: str | None,
         timeout: float,
         resource_type: str | None = None,
-    ) -> dict[str, Any]:
-        """GET `url` and return the JSON object; raise a `FhirError` subclass otherwise."""
+    ) -> Resource:
+        """GET `url` and return the resource; raise a `FhirError` subclass otherwise."""
         reply = await self.fetch(url, token=token, timeout=timeout, resource_type=resource_type)
         return reply.body
 
@@ -292,17 +293,28 @@ class _BoundedBody:
         return b"".join(self._chunks)
 
 
-def _parse(raw: bytes, host: str) -> dict[str, Any]:
+def _parse(raw: bytes, host: str) -> Resource:
+    """The answer decoded like a hook call's prefetch: into a view, unread fields skipped."""
     try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
+        body = decode_resource(raw)
+    except msgspec.ValidationError as exc:
+        _, at, where = str(exc).rpartition(" - at ")
+        if not at:  # the body itself is not an object
+            raise FhirResponseInvalid(
+                f"FHIR server {host}: response is not a FHIR resource"
+            ) from exc
+        path = where.strip("`")[:120]  # a JSON path, never a value
+        raise FhirResponseInvalid(
+            f"FHIR server {host}: response has a field of the wrong type ({path})"
+        ) from exc
+    except (msgspec.DecodeError, RecursionError) as exc:
         raise FhirResponseInvalid(f"FHIR server {host}: response is not JSON") from exc
-    if not isinstance(body, dict) or not isinstance(body.get("resourceType"), str):
+    if body.resourceType is None:
         raise FhirResponseInvalid(f"FHIR server {host}: response is not a FHIR resource")
     return body
 
 
-def _type_of(body: dict[str, Any]) -> str | None:
+def _type_of(body: Resource) -> str | None:
     """The resourceType for the log line, only if it looks like one (it is server data)."""
-    value = body.get("resourceType")
+    value = body.resourceType
     return value if isinstance(value, str) and _TYPE_NAME.fullmatch(value) else None

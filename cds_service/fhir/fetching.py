@@ -9,11 +9,13 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 from urllib.parse import urljoin
 
+from cds_service.cdshooks.request import HookRequest
+from cds_service.cdshooks.resources import Resource
 from cds_service.fhir.access import FhirAccessPolicy
-from cds_service.fhir.bundles import is_resource, next_link, split_payload
+from cds_service.fhir.bundles import next_link, split_payload
 from cds_service.fhir.client import DEFAULT_CALL_VALUES, FhirClient, JsonBudget
 from cds_service.fhir.errors import (
     FhirAccessDenied,
@@ -22,7 +24,6 @@ from cds_service.fhir.errors import (
     FhirStatusError,
     FhirUnavailable,
 )
-from cds_service.hooks.models import HookRequest
 
 Outcome = Literal["ok", "status", "unavailable", "invalid", "denied", "deadline"]
 
@@ -85,13 +86,13 @@ def _outcome(exc: FhirError) -> Outcome:
 class Collected:
     """What one key (or one reference) has gathered so far; read even after a deadline."""
 
-    resources: list[dict[str, Any]] = field(default_factory=list)
+    resources: list[Resource] = field(default_factory=list)
     pages: int = 0
     notes: list[str] = field(default_factory=list)
     error: FhirError | None = None
     done: bool = False
 
-    def add(self, resources: list[dict[str, Any]], max_entries: int) -> bool:
+    def add(self, resources: list[Resource], max_entries: int) -> bool:
         """Append; False (with a note) once `max_entries` is reached and the rest is dropped."""
         room = max_entries - len(self.resources)
         self.resources.extend(resources[: max(room, 0)])
@@ -160,7 +161,7 @@ class Fetcher:
         except ValueError as exc:
             raise FhirAccessDenied("a next link could not be parsed") from exc
 
-    async def _get(self, url: str, *, key: str, resource_type: str | None) -> dict[str, Any]:
+    async def _get(self, url: str, *, key: str, resource_type: str | None) -> Resource:
         started = time.perf_counter()
         status: int | None = None
         outcome: Outcome = "ok"
@@ -174,9 +175,7 @@ class Fetcher:
                 budget=self.budget,
             )
             status = reply.status_code
-            if not is_resource(reply.body):
-                raise FhirResponseInvalid("the response is not a FHIR resource")
-            return reply.body
+            return reply.body  # a typed resource: the client refuses anything else
         except FhirError as exc:
             status = getattr(exc, "status_code", None)
             outcome = _outcome(exc)

@@ -17,13 +17,14 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from cds_service.cdshooks.request import HookRequest
+from cds_service.cdshooks.resources import as_json
 from cds_service.clinical.medications import ORDER_TYPES
 from cds_service.fhir.access import FhirAccessPolicy
 from cds_service.fhir.bundles import is_resource
 from cds_service.fhir.client import FhirClient
 from cds_service.fhir.errors import FhirAccessDenied, FhirError
 from cds_service.fhir.fetching import Collected, Fetcher, FetchLimits, FhirCall, open_access
-from cds_service.hooks.models import HookRequest
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +147,6 @@ async def _fetch(
         log.info("Medication references: overall FHIR deadline exceeded")
     out: dict[str, dict[str, Any]] = {}
     for key, item in collected.items():
-        if item.resources and is_resource(item.resources[0], "Medication"):
-            out[key] = item.resources[0]
+        if item.resources and item.resources[0].resourceType == "Medication":
+            out[key] = as_json(item.resources[0])
     return out

@@ -1,11 +1,12 @@
 """Prefetch resolution (CDS Hooks 2.0 §Prefetch): what the client sent, and fetching the rest.
 
-Per key, in the order the spec describes the prefetch values:
+Per key, in the order the spec describes the prefetch values (decoded at the edge: a value
+that is not an object or null was already refused there):
 
     resource or Bundle    -> "supplied"  (a Bundle's `next` pages are fetched when possible)
     null                  -> "null"      (the client knows there is no data: no query)
     OperationOutcome      -> refetch from fhirServer, else "failed"
-    absent / not a resource -> fetch from fhirServer, else "failed"
+    absent / no resourceType -> fetch from fhirServer, else "failed"
 
 All fetches of one call run concurrently under one overall deadline. "failed" keys carry a
 short reason without PHI; the caller decides whether that is a 412.
@@ -16,10 +17,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
+from cds_service.cdshooks.request import HookContext, HookRequest
+from cds_service.cdshooks.resources import Resource
 from cds_service.fhir.access import FhirAccessPolicy
-from cds_service.fhir.bundles import is_resource, next_link, split_payload
+from cds_service.fhir.bundles import next_link, split_payload
 from cds_service.fhir.client import FhirClient
 from cds_service.fhir.errors import FhirError
 from cds_service.fhir.fetching import (
@@ -32,28 +35,17 @@ from cds_service.fhir.fetching import (
     resource_type_of,
 )
 from cds_service.fhir.templates import expand
-from cds_service.hooks.models import HookContext, HookRequest
 
 __all__ = ["FetchLimits", "FhirCall", "KeyData", "KeyStatus", "PrefetchResult", "resolve_prefetch"]
 
 KeyStatus = Literal["supplied", "fetched", "null", "failed"]
-
-_JSON_TYPES = {
-    str: "a string",
-    list: "an array",
-    int: "a number",
-    float: "a number",
-    bool: "a boolean",
-    dict: "an object without resourceType",
-}
-
 
 @dataclass(frozen=True, slots=True)
 class KeyData:
     """The outcome for one prefetch key. `reason` explains failures and partial data; no PHI."""
 
     status: KeyStatus
-    resources: tuple[dict[str, Any], ...] = ()
+    resources: tuple[Resource, ...] = ()
     reason: str | None = None
 
 
@@ -87,7 +79,7 @@ async def resolve_prefetch(
 ) -> PrefetchResult:
     """Resolve each key of `templates`; keys the request sent but we didn't ask for are ignored."""
     result = PrefetchResult()
-    supplied: Mapping[str, Any] = request.prefetch or {}
+    supplied: Mapping[str, Resource | None] = request.prefetch or {}
     jobs: list[_Job] = []
     for key, template in templates.items():
         planned = _plan(key, template, supplied, context, limits)
@@ -105,7 +97,7 @@ async def resolve_prefetch(
 def _plan(
     key: str,
     template: str,
-    supplied: Mapping[str, Any],
+    supplied: Mapping[str, Resource | None],
     context: HookContext,
     limits: FetchLimits,
 ) -> KeyData | _Job:
@@ -115,10 +107,10 @@ def _plan(
         value = supplied[key]
         if value is None:
             return KeyData("null")
-        resources, failed = split_payload(value) if is_resource(value) else ([], False)
+        resources, failed = split_payload(value) if value.resourceType else ([], False)
         if failed:
             note = "prefetch value was an OperationOutcome"
-        elif is_resource(value):
+        elif value.resourceType:
             collected = Collected(pages=1)
             complete = collected.add(resources, limits.max_entries_per_key)
             link = next_link(value)
@@ -127,8 +119,7 @@ def _plan(
                 return KeyData("supplied", tuple(collected.resources), reason)
             return _Job(key, "supplied", link, resource_type, collected)
         else:
-            kind = _JSON_TYPES.get(type(value), "not JSON")
-            note = f"prefetch value was {kind}, not a FHIR resource"
+            note = "prefetch value was an object without resourceType, not a FHIR resource"
     return _Job(key, "fetched", expand(template, context), resource_type, note=note)
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from urllib.parse import quote
 
-from cds_service.hooks.models import HookContext
+from cds_service.cdshooks.request import HookContext
 
 _TOKEN = re.compile(r"\{\{\s*([A-Za-z][A-Za-z0-9_.]*)\s*\}\}")
 

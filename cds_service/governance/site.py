@@ -32,7 +32,7 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from cds_service.hooks.models import HookName
+from cds_service.cdshooks.hooks import HookName
 from cds_service.rules import RULE_IDS
 from cds_service.rules.types import Thresholds
 from cds_service.settings import Settings

@@ -5,7 +5,8 @@
     build PatientFacts and read the orders (clinical)
     evaluate the rules (rules)  ->  render cards (cards)
 
-The HTTP route and the `evaluate` CLI both call `run_hook`; nothing here knows about HTTP.
+`hooks.call.answer_call` runs this for the HTTP route, the `evaluate` CLI and the scenario
+runner; nothing here knows about HTTP.
 """
 
 from __future__ import annotations
@@ -14,13 +15,15 @@ import dataclasses
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
-
-from pydantic import ValidationError
 
 from cds_service.cards.catalog import CardCatalog
 from cds_service.cards.render import RenderedCard, render_cards
+from cds_service.cdshooks.hooks import HOOKS
+from cds_service.cdshooks.request import HookContext, HookRequest, check_context
+from cds_service.cdshooks.resources import Resource, as_json
+from cds_service.cdshooks.response import CdsResponse
 from cds_service.clinical.facts import build_facts
 from cds_service.clinical.orders import draft_order_resources, read_draft_orders
 from cds_service.clinical.terminology import Terminology
@@ -31,13 +34,9 @@ from cds_service.fhir.client import FhirClient
 from cds_service.fhir.medications import resolve_medication_references
 from cds_service.fhir.prefetch import FetchLimits, PrefetchResult, resolve_prefetch
 from cds_service.governance.site import Site
-from cds_service.hooks.models import CONTEXT_MODELS, HookContext, HookRequest
 from cds_service.hooks.registry import Service
-from cds_service.hooks.response import CdsResponse
 from cds_service.rules import fire, select
 from cds_service.rules.types import Finding, RuleInput, Thresholds
-
-REQUIRED_KEYS = ("patient", "observations", "medications", "conditions")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +64,8 @@ class Engine:
 class CallReport:
     """What happened during one call, for the log line and metrics. No PHI."""
 
+    hook_instance: str | None = None
+    service_id: str | None = None  # the service that answered, once known
     prefetch: PrefetchResult | None = None
     rule_ids: list[str] = field(default_factory=list)
     cards: list[RenderedCard] = field(default_factory=list)
@@ -76,41 +77,31 @@ def parse_context(service: Service, request: HookRequest) -> HookContext:
     """Check the hook matches the service and the hook's required context fields are there."""
     if request.hook != service.hook:
         # Name the request's hook only when it is one we know: never echo a caller's free text.
-        sent = f"'{request.hook}'" if request.hook in CONTEXT_MODELS else "the one sent"
+        sent = f"'{request.hook}'" if request.hook in HOOKS else "the one sent"
         raise BadRequest(
             f"Service '{service.id}' answers the '{service.hook}' hook, not {sent}.",
             expression=["hook"],
         )
-    context = dict(request.context)
-    if "userId" not in context:
-        legacy = request.legacy_user_id or request.legacy_user
-        if legacy:
-            context["userId"] = legacy
-    try:
-        return CONTEXT_MODELS[service.hook].model_validate(context)
-    except ValidationError as exc:
-        raise BadRequest(
-            "Invalid hook context: " + _describe(exc),
-            expression=[f"context.{'.'.join(str(p) for p in e['loc'])}" for e in exc.errors()],
-        ) from None
+    return check_context(service.hook, request)
 
 
-def _describe(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors()[:5]:
-        where = ".".join(str(p) for p in err["loc"]) or "(root)"
-        parts.append(f"{where}: {err['msg']}")
-    return "; ".join(parts)
-
-
-def _resources(data: PrefetchResult, key: str) -> list[dict[str, Any]]:
+def _resources(data: PrefetchResult, key: str) -> list[Resource]:
     item = data.keys.get(key)
     return list(item.resources) if item else []
 
 
-def _all_resources(data: PrefetchResult) -> Iterable[dict[str, Any]]:
+def _json(data: PrefetchResult, key: str) -> list[dict[str, Any]]:
+    """A key's resources as JSON, for the readers that take it (a few resources per call;
+    Observations, the bulk, are read as views)."""
+    return [as_json(resource) for resource in _resources(data, key)]
+
+
+def _medications_held(data: PrefetchResult) -> Iterable[dict[str, Any]]:
+    """Medication resources the call already holds (e.g. `_include`d), as JSON."""
     for item in data.keys.values():
-        yield from item.resources
+        for resource in item.resources:
+            if resource.resourceType == "Medication":
+                yield as_json(resource)
 
 
 async def run_hook(
@@ -120,19 +111,19 @@ async def run_hook(
     context: HookContext,
     policy: FhirAccessPolicy,
     *,
-    today: date | None = None,
-    report: CallReport | None = None,
+    today: date,
+    report: CallReport,
 ) -> CdsResponse:
     """Answer one validated hook call. Raises DataUnavailable (412) when data can't be had."""
-    report = report if report is not None else CallReport()
-    as_of = today or datetime.now(UTC).date()
+    as_of = today
     started = time.perf_counter()
 
     data = await resolve_prefetch(
         service.prefetch, request, context, engine.fhir, policy, engine.config.limits
     )
     report.prefetch = data
-    failed = [k for k in REQUIRED_KEYS if k in data.keys and data.keys[k].status == "failed"]
+    # Every key the service templates is required: the rules read all four.
+    failed = [k for k, item in data.keys.items() if item.status == "failed"]
     if failed:
         # The reasons name causes (no fhirServer, host not allowed, FHIR 401...), never data.
         reasons = "; ".join(f"{k}: {data.keys[k].reason or 'unavailable'}" for k in failed)
@@ -142,20 +133,21 @@ async def run_hook(
             + ").",
             expression=[f"prefetch.{k}" for k in failed],
         )
-    patients = _resources(data, "patient")
+    patients = _json(data, "patient")
     if not patients and data.keys.get("patient") and data.keys["patient"].status != "null":
         raise DataUnavailable(
             "The Patient resource could not be obtained.", expression=["prefetch.patient"]
         )
 
-    draft_bundle: dict[str, Any] | None = getattr(context, "draftOrders", None)
+    draft_bundle = context.draftOrders
     draft_entries = list(draft_order_resources(draft_bundle))
     # Medication look-ups share the call's one FHIR budget with the prefetch fetches.
     spent = time.perf_counter() - started
     remaining = max(engine.config.limits.deadline - spent, 0.05)
+    medications = _json(data, "medications")
     medication_index = await resolve_medication_references(
-        [*draft_entries, *_resources(data, "medications")],
-        known=_all_resources(data),
+        [*draft_entries, *medications],
+        known=_medications_held(data),
         client=engine.fhir,
         request=request,
         policy=policy,
@@ -166,8 +158,8 @@ async def run_hook(
     facts = build_facts(
         patient=patients[0] if patients else None,
         observations=_resources(data, "observations"),
-        medications=_resources(data, "medications"),
-        conditions=_resources(data, "conditions"),
+        medications=medications,
+        conditions=_json(data, "conditions"),
         medication_index=medication_index,
         terminology=engine.terminology,
         as_of=as_of,
@@ -178,7 +170,7 @@ async def run_hook(
     if draft_bundle is not None:
         orders = read_draft_orders(
             draft_bundle,
-            getattr(context, "selections", None),
+            context.selections,
             terminology=engine.terminology,
             medication_index=medication_index,
         )

@@ -10,14 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
+from cds_service.cdshooks.hooks import HOOKS, HookName
+from cds_service.cdshooks.request import RequestDecoder
 from cds_service.errors import UnknownService
-from cds_service.hooks.models import HookName
-
-KeyPolicy = Literal["required", "optional"]
-
-PREFETCH_KEYS = ("patient", "observations", "medications", "conditions")
 
 _USAGE = (
     "Needs FHIR R4 read access (prefetch or fhirServer + fhirAuthorization) to the patient's "
@@ -72,7 +69,12 @@ class Registry:
     def __init__(self, services: list[Service]) -> None:
         ids = [s.id for s in services]
         assert len(ids) == len(set(ids)), "service ids must be unique (the sandbox merges them)"
+        unanswered = set(HOOKS) - {s.hook for s in services}
+        if unanswered:  # a start-up check: every hook of cdshooks/hooks.py has a service
+            raise RuntimeError(f"no service answers the hook(s) {sorted(unanswered)}")
         self._by_id = {s.id: s for s in services}
+        keys = dict.fromkeys(key for s in services for key in s.prefetch)
+        self.decoder = RequestDecoder(keys)  # hook call bodies, for these services' prefetch
 
     def get(self, service_id: str) -> Service:
         try:
@@ -82,6 +84,15 @@ class Registry:
             raise UnknownService(
                 "No CDS service with this id; GET /cds-services lists the services."
             ) from None
+
+    def for_hook(self, hook: str) -> Service:
+        """The service answering `hook` (ours are one per hook), for callers without an id."""
+        for service in self._by_id.values():
+            if service.hook == hook:
+                return service
+        raise UnknownService(
+            f"No CDS service here answers the '{hook[:64]}' hook (use --service)."
+        )
 
     def knows(self, service_id: str) -> bool:
         return service_id in self._by_id

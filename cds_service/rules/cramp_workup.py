@@ -18,7 +18,8 @@ cramps" (indication.py; Nuedexta never counts). Then, one patient-level card:
 
 from __future__ import annotations
 
-from cds_service.rules.evidence import LAB_LABELS, condition_evidence, order_evidence
+from cds_service.clinical.lab_table import LAB_LABELS
+from cds_service.rules.evidence import condition_evidence, order_evidence
 from cds_service.rules.indication import is_cramp_order
 from cds_service.rules.secondary import Workup, assess_workup
 from cds_service.rules.types import (

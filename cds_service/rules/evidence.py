@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from cds_service.clinical.lab_table import LAB_LABELS
 from cds_service.clinical.types import ConditionFact, LabValue, Medication
 from cds_service.rules.types import Evidence
 
@@ -11,18 +12,6 @@ from cds_service.rules.types import Evidence
 # (Synthea records CKD at every encounter), a card is read in seconds, and listing every entry
 # on every card made the response grow as orders x conditions.
 MAX_CONDITIONS_SHOWN = 3
-
-LAB_LABELS: dict[str, str] = {
-    "potassium": "Serum potassium",
-    "magnesium": "Serum magnesium",
-    "egfr": "eGFR",
-    "creatinine": "Serum creatinine",
-    "calcium": "Serum calcium",
-    "creatine_kinase": "Creatine kinase",
-    "tsh": "TSH",
-    "sodium": "Serum sodium",
-}
-
 
 def fmt(value: float) -> str:
     """Up to two decimals, no trailing zeros: 0.7 -> "0.7", 27.0 -> "27", 3.456 -> "3.46"."""

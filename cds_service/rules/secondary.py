@@ -16,8 +16,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cds_service.clinical.lab_table import LAB_LABELS
 from cds_service.clinical.types import LabValue, Medication, PatientFacts
-from cds_service.rules.evidence import LAB_LABELS, reported
+from cds_service.rules.evidence import reported
 from cds_service.rules.levels import Level, below, level, upper_limit
 from cds_service.rules.types import OrderableLab, Thresholds
 

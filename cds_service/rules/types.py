@@ -14,9 +14,10 @@ from datetime import date
 from types import MappingProxyType
 from typing import Literal
 
+from cds_service.cdshooks.hooks import HookName
 from cds_service.clinical.types import Medication, PatientFacts
 
-Hook = Literal["patient-view", "order-select", "order-sign"]
+Hook = HookName  # the one hook list: cdshooks/hooks.py
 Indicator = Literal["info", "warning", "critical"]
 INDICATOR_RANK: dict[str, int] = {"critical": 0, "warning": 1, "info": 2}
 
@@ -25,12 +26,6 @@ INDICATOR_RANK: dict[str, int] = {"critical": 0, "warning": 1, "info": 2}
 # add-baclofen: create a baclofen MedicationRequest with a titration schedule.
 # order-labs: create one ServiceRequest per missing analyte.
 SuggestionKind = Literal["remove-order", "replace-with-baclofen", "add-baclofen", "order-labs"]
-SUGGESTION_KINDS: tuple[SuggestionKind, ...] = (
-    "remove-order",
-    "replace-with-baclofen",
-    "add-baclofen",
-    "order-labs",
-)
 DELETING_KINDS: frozenset[str] = frozenset({"remove-order", "replace-with-baclofen"})
 
 # Baclofen schedules are defined (doses, codes, provenance) in cards/_orderables.yaml.

@@ -225,10 +225,6 @@ class TrustConfig:
         """The public CDS Hooks Sandbox. Its private key is public: development and tests only."""
         return cls((sandbox_client(),))
 
-    @classmethod
-    def from_toml(cls, path: Path | str) -> TrustConfig:
-        return load_trust_file(path)
-
 
 def sandbox_jwks() -> dict[str, Any]:
     """The sandbox's published JWK Set, shipped with the package (see data/PROVENANCE.md)."""

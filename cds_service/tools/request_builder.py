@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
 
+from cds_service.cdshooks.hooks import HookName
+from cds_service.cdshooks.request import HookContext
 from cds_service.clinical.terminology import get_terminology
 from cds_service.fhir.templates import expand
-from cds_service.hooks.models import HookContext, HookName
 from cds_service.hooks.registry import Registry, Service, build_registry
 from cds_service.tools.bundles import Resource
 from cds_service.tools.fhir_memory import MemoryFhir
@@ -134,6 +135,10 @@ def build_request(
     if options.prefetch == "null":
         body["prefetch"] = {key: None for key in service.prefetch}
     elif options.prefetch == "full":
-        hook_context = HookContext.model_validate(context)
+        hook_context = HookContext(
+            userId=context["userId"],
+            patientId=context["patientId"],
+            encounterId=context.get("encounterId"),
+        )
         body["prefetch"] = fill_prefetch(service, hook_context, MemoryFhir(resources))
     return body

@@ -1,7 +1,7 @@
 """Run scenarios through the service's own pipeline, in-process, and judge the answers.
 
 Each request goes through what `POST /cds-services/{id}` runs after authentication
-(`parse_hook_request`, `parse_context`, `run_hook` on an Engine from `build_engine`), with
+(`hooks.call.answer_call` on an Engine from `build_engine`, from the request's bytes), with
 `today` fixed to the scenario's `as_of`. The EHR's FHIR server is the scenario's own data, served
 by MemoryFhirTransport, so no-prefetch scenarios never touch the network.
 
@@ -20,12 +20,14 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from cds_service.api.services import parse_hook_request
+import orjson
+
 from cds_service.app import build_engine
+from cds_service.cdshooks.request import HookRequest
 from cds_service.errors import CdsError
 from cds_service.fhir.access import FhirAccessPolicy
-from cds_service.hooks.models import HookRequest
-from cds_service.hooks.pipeline import CallReport, Engine, parse_context, run_hook
+from cds_service.hooks.call import answer_call
+from cds_service.hooks.pipeline import CallReport, Engine
 from cds_service.settings import Settings
 from cds_service.tools.bundles import BundleError
 from cds_service.tools.expectations import compare
@@ -97,15 +99,17 @@ class InProcessRunner:
 
     async def observe(self, built: BuiltRequest, today: date) -> Observed:
         try:
-            request = parse_hook_request(built.body)
-            service = registry().get(built.service_id)
-            context = parse_context(service, request)
             report = CallReport()
             self.transport.source = built.fhir
-            await run_hook(
-                self.engine, service, request, context, scenario_policy(request),
-                today=today, report=report,
-            )  # fmt: skip
+            await answer_call(
+                self.engine,
+                registry(),
+                orjson.dumps(built.body),
+                service_id=built.service_id,
+                policy=scenario_policy,
+                today=today,
+                report=report,
+            )
         except CdsError as exc:
             return Observed(exc.status_code, (), exc.message)
         finally:

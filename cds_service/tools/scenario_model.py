@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from cds_service.hooks.models import HookName
+from cds_service.cdshooks.hooks import HookName
 from cds_service.rules import CARD_SPECS, RULE_IDS
 from cds_service.rules.types import Indicator
 from cds_service.tools.request_builder import PrefetchMode

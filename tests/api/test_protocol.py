@@ -8,7 +8,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.builders import hook_request, service_url
+from tests.builders import hook_request, observation, service_url
 
 SERVICES = {
     "muscle-cramps-patient-view": "patient-view",
@@ -187,13 +187,26 @@ def test_body_over_the_limit_is_413(client_factory, settings_factory) -> None:  
     assert response.status_code == 413
 
 
-def test_deep_nesting_is_400(client: TestClient) -> None:
+def test_deep_content_the_service_does_not_read_is_skipped(client: TestClient) -> None:
+    """The decoder skips unknown fields without building them, however deep (issue 11)."""
     body = hook_request()
     deep: object = "x"
     for _ in range(200):
         deep = [deep]
     body["context"]["deep"] = deep
+    body["prefetch"]["patient"]["extension"] = deep
     response = client.post(service_url("order-sign"), json=body)
+    assert response.status_code == 200
+
+
+def test_deep_nesting_in_read_content_is_400(client: TestClient) -> None:
+    body = hook_request()
+    body["prefetch"]["medications"]["entry"].append({"resource": "DEEP"})
+    nested = '{"resourceType": "Medication", "contained": [' * 1_200 + "{}" + "]}" * 1_200
+    raw = json.dumps(body).replace('"DEEP"', nested).encode()  # built as text: json won't nest
+    response = client.post(
+        service_url("order-sign"), content=raw, headers={"content-type": "application/json"}
+    )
     assert response.status_code == 400
     assert response.json()["issue"][0]["details"]["coding"][0]["code"] == "too-deep"
 
@@ -209,12 +222,46 @@ def test_nesting_past_orjsons_own_limit_is_too_deep_not_invalid(client: TestClie
 
 @pytest.mark.parametrize("number", [b"9" * 400, b"1e400", b"-1e999"])
 def test_a_number_beyond_a_double_is_named_as_such(client: TestClient, number: bytes) -> None:
-    raw = b'{"hook": "order-sign", "n": ' + number + b"}"
+    body = hook_request("order-sign", observations=[observation("2823-3", 3.5, "mmol/L")])
+    raw = json.dumps(body).replace("3.5", "NUMBER").encode().replace(b"NUMBER", number)
     response = client.post(
         service_url("order-sign"), content=raw, headers={"content-type": "application/json"}
     )
     assert response.status_code == 400
-    assert "number too large" in response.json()["issue"][0]["details"]["text"]
+    issue = response.json()["issue"][0]
+    assert "number too large" in issue["details"]["text"]
+    where = "prefetch.observations.entry[0].resource.valueQuantity.value"
+    assert issue["expression"] == [where]
+    # Where the service reads nothing, the decoder skips the number unread.
+    unread = json.dumps({**body, "n": "NUMBER"}).encode().replace(b'"NUMBER"', number)
+    assert client.post(
+        service_url("order-sign"), content=unread, headers={"content-type": "application/json"}
+    ).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("status", 7), ("valueQuantity", {"value": True}), ("code", "2823-3")],
+)
+def test_a_read_field_of_the_wrong_type_is_400_naming_its_path(
+    client: TestClient, field: str, value: object
+) -> None:
+    """Decoded at the edge: the readers never see a status that is not text (issue 11)."""
+    body = hook_request("order-sign", observations=[observation("2823-3", 3.5, "mmol/L")])
+    body["prefetch"]["observations"]["entry"][0]["resource"][field] = value
+    response = client.post(service_url("order-sign"), json=body)
+    assert response.status_code == 400
+    (where,) = response.json()["issue"][0]["expression"]
+    assert where.startswith(f"prefetch.observations.entry[0].resource.{field}")
+
+
+@pytest.mark.parametrize("value", ["123", [{"resourceType": "Patient"}], 7, True])
+def test_a_prefetch_value_that_is_not_an_object_is_400(client: TestClient, value: object) -> None:
+    body = hook_request("order-sign")
+    body["prefetch"]["patient"] = value
+    response = client.post(service_url("order-sign"), json=body)
+    assert response.status_code == 400
+    assert response.json()["issue"][0]["expression"] == ["prefetch.patient"]
 
 
 def test_unknown_fields_and_extensions_are_ignored(client: TestClient) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from cds_service.cards.render import render_card, render_cards
 from cds_service.cards.templates import LONG_TEXT, sample_values
-from cds_service.hooks.response import CdsResponse
+from cds_service.cdshooks.response import CdsResponse
 from cds_service.rules import CARD_SPECS, evaluate
 from cds_service.rules.types import Evidence, OrderableLab, SuggestionSpec
 from tests.invariants import assert_conformant_cds_response

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from cds_service.clinical.facts import age_on, birth_date, build_facts
 from cds_service.clinical.terminology import Terminology
 from cds_service.clinical.types import ConditionFact, PatientFacts
+from tests.builders import views
 from tests.clinical.conftest import HOOKS, bundle_resources, load_json, med_request, obs, of_type
 
 
@@ -28,7 +29,7 @@ def facts(
         patient = patients[0] if patients else None
     return build_facts(
         patient=patient,
-        observations=resources,
+        observations=views(resources),
         medications=resources,
         conditions=resources,
         medication_index={},
@@ -168,7 +169,7 @@ def test_junk_inputs_are_skipped(terminology: Terminology) -> None:
 def test_inputs_may_be_generators(terminology: Terminology) -> None:
     result = build_facts(
         patient=None,
-        observations=(o for o in [obs("2823-3", 3.2, "mmol/L")]),
+        observations=(o for o in views([obs("2823-3", 3.2, "mmol/L")])),
         medications=iter([med_request(rxnorm="828348")]),
         conditions=iter([]),
         medication_index={},

@@ -19,6 +19,7 @@ from cds_service.clinical.medications import read_medications
 from cds_service.clinical.orders import read_draft_orders
 from cds_service.clinical.terminology import get_terminology
 from cds_service.clinical.types import CANONICAL_UNITS
+from tests.builders import views
 from tests.clinical.conftest import ICD10CM, LOINC, RXNORM, SNOMED, UCUM
 
 TERMINOLOGY = get_terminology()
@@ -215,7 +216,7 @@ anything = st.lists(st.one_of(json_value, observation, order, condition, medicat
     max_age=st.integers(min_value=1, max_value=36_500),
 )
 def test_lab_reader_never_raises(items: list[Any], max_age: int) -> None:
-    reading = read_labs(items, terminology=TERMINOLOGY, as_of=AS_OF, max_age_days=max_age)
+    reading = read_labs(views(items), terminology=TERMINOLOGY, as_of=AS_OF, max_age_days=max_age)
     for analyte, value in reading.labs.items():
         assert analyte == value.analyte and analyte in CANONICAL_UNITS
         assert value.value > 0 and value.value == value.value  # positive, not NaN
@@ -276,7 +277,7 @@ def test_draft_order_reader_never_raises(bundle: Any, selections: Any) -> None:
 def test_build_facts_never_raises(patient: Any, items: list[Any]) -> None:
     result = build_facts(
         patient=patient,
-        observations=items,
+        observations=views(items),
         medications=items,
         conditions=items,
         medication_index={},

@@ -123,8 +123,7 @@ def test_codes_added_json_is_the_one_the_readme_describes() -> None:
         (lambda c, g: g["drug_groups"]["quinine"].update(colour="blue"), "unknown keys"),
         (lambda c, g: g["drug_groups"]["quinine"].update({"from": "aspirin"}), "aspirin"),
         (lambda c, g: g["drug_groups"]["nuedexta"]["products"].update(codes=["1"]), "['1']"),
-        (lambda c, g: g["analytes"]["potassium"].update(exclude=["2160-0"]), "2160-0"),
-        (lambda c, g: g["analytes"].update(albumin={"from": "calcium"}), "not an Analyte"),
+        (lambda c, g: g.update(analytes={"potassium": {"from": "potassium"}}), "labs.yaml"),
         (lambda c, g: c["loinc"]["tsh"][0].update(code=3016), "not a non-empty string"),
         (lambda c, g: g["drug_groups"]["quinine"].update(if_combination="nope"), "nope"),
         (lambda c, g: g.pop("drug_groups"), "drug_groups"),
@@ -179,7 +178,8 @@ def test_group_selecting_nothing_is_refused() -> None:
 def test_analyte_lookup(
     terminology: Terminology, system: str | None, code: str | None, analyte: str | None
 ) -> None:
-    assert terminology.analyte(system, code) == analyte
+    found = terminology.lab_code(system, code)
+    assert (found[0] if found else None) == analyte
 
 
 def test_observation_query_codes_cover_the_rule_analytes_only(terminology: Terminology) -> None:
@@ -194,7 +194,7 @@ def test_observation_query_codes_cover_the_rule_analytes_only(terminology: Termi
 
 
 def test_ckd_epi_2021_is_the_preferred_egfr(terminology: Terminology) -> None:
-    ranks = [terminology.preference_rank(c) for c in ("98979-8", "98980-6", "33914-3", "nope")]
+    ranks = [terminology.lab_codes[c][2] for c in ("98979-8", "98980-6", "33914-3")]
     assert ranks == sorted(ranks) and ranks[0] < ranks[2]
 
 

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from cds_service.clinical.fhirjson import normalise_unit
 from cds_service.clinical.types import CANONICAL_UNITS
 from cds_service.clinical.units import (
     EGFR_PER_BSA_NOTE,
@@ -16,7 +17,6 @@ from cds_service.clinical.units import (
     convert,
     from_canonical,
     known_units,
-    normalise_unit,
     to_canonical,
 )
 

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
+from cds_service.cdshooks.request import (
+    FhirAuthorization,
+    HookContext,
+    HookRequest,
+    Secret,
+    WireContext,
+)
+from cds_service.cdshooks.resources import Resource, view
 from cds_service.fhir.access import FhirAccessPolicy
 from cds_service.fhir.prefetch import FetchLimits
-from cds_service.hooks.models import HookContext, HookRequest
 
 BASE = "https://fhir.example.org/r4"
 TOKEN = "s3cr3t-access-token"
@@ -38,7 +46,7 @@ def make_limits(**overrides: Any) -> FetchLimits:
 def make_context(**overrides: Any) -> HookContext:
     values: dict[str, Any] = {"userId": "Practitioner/doc-1", "patientId": PATIENT_ID}
     values.update(overrides)
-    return HookContext.model_validate(values)
+    return HookContext(**values)
 
 
 _DEFAULT = object()
@@ -50,25 +58,28 @@ def make_request(
     fhir_server: str | None = BASE,
     token: str | None | object = _DEFAULT,
 ) -> HookRequest:
-    body: dict[str, Any] = {
-        "hook": "patient-view",
-        "hookInstance": "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",
-        "context": {"userId": "Practitioner/doc-1", "patientId": PATIENT_ID},
-    }
-    if fhir_server is not None:
-        body["fhirServer"] = fhir_server
+    """A decoded request as the FHIR layer receives it: `prefetch` values as resource views
+    (what is not an object or null is refused by the decoder, tests/api)."""
     token = TOKEN if token is _DEFAULT else token
+    authorization = None
     if token is not None:
-        body["fhirAuthorization"] = {
-            "access_token": token,
-            "token_type": "Bearer",
-            "expires_in": 300,
-            "scope": "user/Patient.read user/Observation.read",
-            "subject": "cds-service",
-        }
-    if prefetch is not None:
-        body["prefetch"] = prefetch
-    return HookRequest.model_validate(body)
+        authorization = FhirAuthorization(
+            access_token=Secret(str(token)),
+            token_type="Bearer",
+            expires_in=300,
+            scope="user/Patient.read user/Observation.read",
+            subject="cds-service",
+        )
+    return HookRequest(
+        hook="patient-view",
+        hookInstance="d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",
+        context=WireContext(userId="Practitioner/doc-1", patientId=PATIENT_ID),
+        fhirServer=fhir_server,
+        fhirAuthorization=authorization,
+        prefetch=None if prefetch is None else {
+            key: None if value is None else view(value) for key, value in prefetch.items()
+        },
+    )
 
 
 def patient(pid: str = PATIENT_ID) -> dict[str, Any]:
@@ -95,3 +106,8 @@ def outcome(severity: str = "error") -> dict[str, Any]:
         "resourceType": "OperationOutcome",
         "issue": [{"severity": severity, "code": "processing"}],
     }
+
+
+def ids(resources: Iterable[Resource]) -> list[str | None]:
+    """The ids of resource views, to compare what a key holds."""
+    return [resource.id for resource in resources]

@@ -26,7 +26,7 @@ URL = f"{BASE}/Patient/pat-123"
 async def test_bearer_token_and_accept_sent(fhir: respx.MockRouter, client: FhirClient) -> None:
     route = fhir.get("/Patient/pat-123").respond(json=patient())
     body = await client.get_json(URL, token=TOKEN, timeout=1.0)
-    assert body["id"] == "pat-123"
+    assert body.id == "pat-123"
     request = route.calls.last.request
     assert request.headers["Authorization"] == f"Bearer {TOKEN}"
     assert request.headers["Accept"] == "application/fhir+json"
@@ -48,7 +48,7 @@ async def test_accepts_an_already_parsed_url(fhir: respx.MockRouter, client: Fhi
     route = fhir.get("/Observation").respond(json={"resourceType": "Bundle", "type": "searchset"})
     url = httpx.URL(f"{BASE}/Observation?patient=pat-123&code=http%3A%2F%2Floinc.org%7C2823-3")
     reply = await client.fetch(url, token=None, timeout=1.0)
-    assert reply.body["resourceType"] == "Bundle"
+    assert reply.body.resourceType == "Bundle"
     assert route.calls.last.request.url == url
 
 
@@ -101,7 +101,7 @@ async def test_odd_content_length_is_not_trusted(declared: str, fhir: respx.Mock
         content=b'{"resourceType": "Patient", "id": "pat-123"}',
         headers={"Content-Length": declared.encode()},  # type: ignore[dict-item]
     )
-    assert (await client.get_json(URL, token=None, timeout=1.0))["id"] == "pat-123"
+    assert (await client.get_json(URL, token=None, timeout=1.0)).id == "pat-123"
     await client.aclose()
 
 

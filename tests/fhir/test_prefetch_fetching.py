@@ -19,6 +19,7 @@ from cds_service.fhir.prefetch import PrefetchResult, resolve_prefetch
 from tests.fhir.helpers import (
     PATIENT_ID,
     TOKEN,
+    ids,
     make_context,
     make_limits,
     make_policy,
@@ -155,7 +156,7 @@ async def test_next_pages_are_followed(fhir: respx.MockRouter, client: FhirClien
     result = await resolve(client, {"patient": patient()})
     data = result.keys["observations"]
     assert data.status == "fetched" and data.reason is None
-    assert [r["id"] for r in data.resources] == ["p1a", "p1b", "p2a", "p2b", "p3a", "p3b"]
+    assert ids(data.resources) == ["p1a", "p1b", "p2a", "p2b", "p3a", "p3b"]
     assert route.call_count == 3
     assert all(c.request.headers["Authorization"] == f"Bearer {TOKEN}" for c in route.calls)
 
@@ -174,7 +175,7 @@ async def test_max_entries_stops_paging(fhir: respx.MockRouter, client: FhirClie
     result = await resolve(client, {"patient": patient()}, max_entries_per_key=3)
     data = result.keys["observations"]
     assert route.call_count == 2
-    assert [r["id"] for r in data.resources] == ["p1a", "p1b", "p2a"]
+    assert ids(data.resources) == ["p1a", "p1b", "p2a"]
     assert data.reason == "truncated to 3 entries"
 
 
@@ -220,7 +221,7 @@ async def test_failed_next_page_keeps_earlier_pages(
     fhir.get("/Observation").mock(side_effect=handler)
     result = await resolve(client, {"patient": patient()})
     data = result.keys["observations"]
-    assert data.status == "fetched" and data.resources == (observation("o1"),)
+    assert data.status == "fetched" and ids(data.resources) == ["o1"]
     assert data.reason == "incomplete: FHIR server fhir.example.org: HTTP 500"
 
 
@@ -232,7 +233,7 @@ async def test_supplied_bundle_next_pages_are_fetched(
     result = await resolve(client, {"patient": patient(), "observations": first})
     data = result.keys["observations"]
     assert data.status == "supplied" and data.reason is None
-    assert [r["id"] for r in data.resources] == ["s1", "p2a", "p2b", "p3a", "p3b"]
+    assert ids(data.resources) == ["s1", "p2a", "p2b", "p3a", "p3b"]
     assert route.call_count == 2
 
 
@@ -257,7 +258,7 @@ async def test_supplied_bundle_next_page_without_access_keeps_first_page(
         TEMPLATES, request, make_context(), client, make_policy(), make_limits()
     )
     data = result.keys["observations"]
-    assert data.status == "supplied" and data.resources == (observation("s1"),)
+    assert data.status == "supplied" and ids(data.resources) == ["s1"]
     assert data.reason == "incomplete: the request has no fhirServer"
 
 
@@ -271,7 +272,7 @@ async def test_fetched_non_searchset_bundle_yields_entries(
     }
     fhir.get("/Observation").respond(json=bundle)
     result = await resolve(client, {"patient": patient()})
-    assert result.keys["observations"].resources == (observation("c1"),)
+    assert ids(result.keys["observations"].resources) == ["c1"]
 
 
 async def test_supplied_bundle_with_unparsable_next_link(
@@ -280,5 +281,5 @@ async def test_supplied_bundle_with_unparsable_next_link(
     first = searchset(observation("s1"), next_url="https://[bad")
     result = await resolve(client, {"patient": patient(), "observations": first})
     data = result.keys["observations"]
-    assert data.status == "supplied" and data.resources == (observation("s1"),)
+    assert data.status == "supplied" and ids(data.resources) == ["s1"]
     assert data.reason == "incomplete: a next link could not be parsed"

@@ -7,11 +7,14 @@ userPractitionerRoleId, userPatientId, or userRelatedPersonId."
 
 from __future__ import annotations
 
+import dataclasses
+
 import httpx
 import pytest
 
+from cds_service.cdshooks.request import WireContext, check_context
 from cds_service.fhir.templates import expand, token_values
-from tests.fhir.helpers import BASE, make_context
+from tests.fhir.helpers import BASE, make_context, make_request
 
 
 @pytest.mark.parametrize(
@@ -117,10 +120,11 @@ def test_user_id_keeps_its_slash_but_encodes_parts() -> None:
     assert expand("Practitioner/{{userPractitionerId}}", context) == "Practitioner/a%26b"
 
 
-def test_patient_prefix_is_stripped_by_the_model() -> None:
-    assert expand("Patient/{{context.patientId}}", make_context(patientId="Patient/7")) == (
-        "Patient/7"
-    )
+def test_patient_prefix_is_stripped_when_the_context_is_checked() -> None:
+    request = make_request()
+    sent = dataclasses.replace(request, context=WireContext(userId="u", patientId="Patient/7"))
+    context = check_context("patient-view", sent)
+    assert expand("Patient/{{context.patientId}}", context) == "Patient/7"
 
 
 def test_token_values() -> None:

@@ -73,7 +73,7 @@ def test_a_500_is_an_operation_outcome_with_every_header(
     async def broken(*_: Any, **__: Any) -> Any:
         raise RuntimeError(f"bug while reading {PHI}")
 
-    monkeypatch.setattr(services, "run_hook", broken)
+    monkeypatch.setattr(services, "answer_call", broken)
     client = client_factory()
     client.event_hooks["response"] = []  # this test wants the 500
     response = client.post(service_url("order-sign"), json=quinine_call(), headers={"Origin": SANDBOX})

@@ -53,13 +53,13 @@ async def test_a_cancelled_waiter_gives_its_slot_on() -> None:
 @pytest.fixture
 def slow_pipeline(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each hook call spends 0.2 s (waiting, as on a FHIR server) before answering."""
-    real = services.run_hook
+    real = services.answer_call
 
     async def slow(*args: Any, **kwargs: Any) -> Any:
         await asyncio.sleep(0.2)
         return await real(*args, **kwargs)
 
-    monkeypatch.setattr(services, "run_hook", slow)
+    monkeypatch.setattr(services, "answer_call", slow)
 
 
 async def test_excess_calls_get_503_quickly_while_accepted_ones_answer(

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from cds_service.cdshooks.response import Card, Source
 from cds_service.fhir.prefetch import FhirCall, KeyData, PrefetchResult
-from cds_service.hooks.response import Card, Source
 from cds_service.observability.metrics import Metrics
 from cds_service.observability.observer import Observer
 from tests.observability.conftest import json_lines

@@ -27,14 +27,12 @@ from typer.testing import CliRunner
 from cds_service.app import create_app
 from cds_service.cli import cli
 from cds_service.commands.jwt_tools import LoadedKey, load_key, mint_token
-from cds_service.hooks import pipeline
 from cds_service.rules.types import INDICATOR_RANK
 from cds_service.tools.expectations import compare
 from cds_service.tools.fhir_memory import MemoryFhirTransport
 from cds_service.tools.outcome import card_key_of, from_http
 from cds_service.tools.request_builder import DEFAULT_FHIR_SERVER
 from cds_service.tools.scenarios import build_scenario_request, patient_resources
-from tests.builders import frozen_clock
 from tests.conftest import CONFORMANCE, FIXTURES, check_response, make_settings
 from tests.sandbox.emulator import (
     DRAFT_REFERENCE,
@@ -126,7 +124,7 @@ def replay(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         client.__enter__()
         base = session.scenario("patient-view", [])
         resources, patient_id = patient_resources(base)
-        monkeypatch.setattr(pipeline, "datetime", frozen_clock(base.as_of))
+        client.app.state.cds.clock = lambda: base.as_of  # the injected clock
         started = Replay(
             session=session,
             client=client,

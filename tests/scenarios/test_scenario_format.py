@@ -20,6 +20,7 @@ from cds_service.tools.expectations import compare
 from cds_service.tools.outcome import Observed, SeenCard, offers
 from cds_service.tools.scenario_model import CardExpect, Expect, LabShort, OrderShort, Scenario
 from cds_service.tools.scenarios import load_file
+from tests.builders import views
 from tests.conftest import FIXTURES
 
 AS_OF = dt.date(2026, 12, 4)
@@ -39,7 +40,9 @@ def _lab(**fields: Any) -> dict[str, Any]:
 
 
 def _interpretation(observation: dict[str, Any]) -> str | None:
-    reading = read_labs([observation], terminology=get_terminology(), as_of=AS_OF, max_age_days=365)
+    reading = read_labs(
+        views([observation]), terminology=get_terminology(), as_of=AS_OF, max_age_days=365
+    )
     (result,) = reading.labs.values()
     return result.interpretation
 

@@ -20,7 +20,6 @@ from typer.testing import CliRunner
 
 from cds_service.cards.readability import WORD_LIMIT, words_before_data
 from cds_service.cli import cli
-from cds_service.hooks import pipeline
 from cds_service.rules import CARD_SPECS, RULE_IDS
 from cds_service.settings import Settings
 from cds_service.tools.fhir_memory import MemoryFhirTransport
@@ -28,7 +27,6 @@ from cds_service.tools.outcome import from_http
 from cds_service.tools.runner import judge
 from cds_service.tools.scenario_model import CardExpect, Scenario
 from cds_service.tools.scenarios import build_scenario_request, load_scenarios, scenario_files
-from tests.builders import frozen_clock
 from tests.conftest import FIXTURES
 
 SCENARIO_DIR = FIXTURES / "scenarios"
@@ -50,7 +48,7 @@ def post_scenario(
     def post(scenario: Scenario) -> tuple[int, Any]:
         built = build_scenario_request(scenario)
         transport.source = built.fhir
-        monkeypatch.setattr(pipeline, "datetime", frozen_clock(scenario.as_of))
+        client.app.state.cds.clock = lambda: scenario.as_of  # the injected clock
         response = client.post(f"/cds-services/{built.service_id}", json=built.body)
         return response.status_code, response.json()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from cds_service.hooks.response import Card, Source
+from cds_service.cdshooks.response import Card, Source
 from cds_service.store.feedback_models import FeedbackItem
 
 SERVICE = "muscle-cramps-order-sign"
