@@ -500,8 +500,8 @@ def report(
         add(f"bench/hotspots.py: {stages}")
     else:
         add("Median ms per call, our service's own functions called in one process pinned to CPU 0 "
-            "(bench/hotspots.py): *parse* = orjson + JSON depth check, *validate* = envelope and "
-            "context models, *pipeline* = `run_hook` (prefetch, facts, rules, cards), *respond* = "
+            "(bench/hotspots.py): *parse* = the typed decode of the body, *validate* = the hook "
+            "and its context fields, *pipeline* = `run_hook` (prefetch, facts, rules, cards), *respond* = "
             "response JSON. HTTP, logging, metrics and the served-card write are not included.")
         add("")
         add("| Observations | parse | validate | pipeline | respond | total |")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime
 import io
 import logging
 import sys
@@ -36,7 +37,6 @@ def main() -> int:
     h = hotspots.Harness()
     logging.disable(logging.NOTSET)
 
-    from cds_service.api.services import parse_hook_request
     from cds_service.cards.ids import new_id
     from cds_service.cards.render import render_cards
     from cds_service.hooks import pipeline
@@ -48,7 +48,7 @@ def main() -> int:
     from cds_service.store.repository import Store
 
     raw = payloads.dumps(payloads.with_observations(payloads.load(), args.size))
-    request = parse_hook_request(h._parse(raw, max_depth=64))
+    request = h.decoder.decode(raw)
     context = parse_context(h.service, request)
     report = CallReport()
     seen: list[tuple[object, ...]] = []
@@ -58,7 +58,8 @@ def main() -> int:
         return render_cards(*a, **k)  # type: ignore[arg-type]
 
     pipeline.render_cards = capture  # type: ignore[assignment]
-    asyncio.run(h._run(h.engine, h.service, request, context, h.policy, report=report))
+    asyncio.run(h._run(h.engine, h.service, request, context, h.policy,
+                       today=datetime.date.today(), report=report))
     pipeline.render_cards = render_cards
     findings, inp = list(seen[0][0]), seen[0][1]  # type: ignore[call-overload]
 
