@@ -18,8 +18,16 @@ What it does, in order (details in bench/README.md):
    round), `wrk -t1 -c16 -d<duration>s` each, recording req/s, p50/p99 latency and the server
    process's CPU time per request (/proc/<pid>/stat). Then the fallback path: one request at a
    time, alternating the four direct stub queries with the hook call.
-5. Medians over rounds, PASS/FAIL per target, a markdown table on stdout and in bench/results/RESULTS.md (untracked;
-   `--output bench/RESULTS.md` publishes a run).
+5. Medians over rounds, and issue 11's targets, each a ratio of ours to the bare endpoint (or to
+   the stub) measured in this run, with PASS/FAIL: req/s >= 1.0x bare at every size and >= 1.2x
+   at 100 Observations; p99 <= bare's at every size; CPU per request at 1,000 vs 10
+   Observations growing no faster than bare's; fallback p50 <= 1.3x the slowest stub query;
+   peak RSS <= 1.5x bare's. A markdown table on stdout and in bench/results/RESULTS.md
+   (untracked; `--output bench/RESULTS.md` publishes a run). `--strict`: exit 1 on a FAIL.
+
+Throughput is measured as capacity: our service runs with CDS_QUEUE_TIMEOUT_SECONDS=30, so that
+16 closed-loop connections are not shed as "stale" (the default 0.1 s sheds some 680 KB
+requests); every 503 is still counted from /metrics and reported, and req/s counts 2xx only.
 """
 
 from __future__ import annotations
@@ -56,10 +64,17 @@ SERVICE_ID = "muscle-cramps-order-select"
 HOOK_PATH = f"/cds-services/{SERVICE_ID}"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
-# Targets from the issue.
-MIN_THROUGHPUT_SHARE = 0.5  # ours >= half the bare endpoint's req/s
-MAX_GROWTH_10_TO_1000 = 2.0  # cost at 1,000 Observations <= 2x cost at 10
-MAX_FALLBACK_RATIO = 1.3  # fallback latency <= 1.3x the slowest single stub query
+# Targets (issue 11). Each is judged on a ratio of two numbers measured in the same run.
+MIN_THROUGHPUT_RATIO = 1.0  # our req/s >= the bare endpoint's, at every size
+MIN_THROUGHPUT_RATIO_AT = {100: 1.2}  # ... and >= 1.2x at 100 Observations (the Node reference)
+MAX_P99_RATIO = 1.0  # our p99 <= the bare endpoint's, at every size
+# 1,000 vs 10 Observations: our CPU per request grows no faster than the bare endpoint's.
+MAX_FALLBACK_RATIO = 1.3  # fallback p50 <= 1.3x the slowest single stub query's p50
+MAX_RSS_RATIO = 1.5  # our peak RSS <= 1.5x the bare endpoint's
+# Throughput is a capacity measurement: 16 closed-loop connections are a full queue, not the
+# overload admission control is for (bench/run hostile measures that). A queue wait bound of
+# 30 s (the setting's maximum) keeps "stale" shedding out of it; any 503 is still counted.
+CAPACITY_QUEUE_TIMEOUT_SECONDS = "30"
 
 
 class BenchError(RuntimeError):
@@ -180,6 +195,17 @@ class Server:
             self.proc.wait(timeout=5)
 
 
+def shed_calls(port: int) -> int:
+    """Calls the service refused with 503 so far (`cds_calls_shed_total`, every reason)."""
+    status, raw = http(port, "GET", "/metrics")
+    if status != 200:
+        return 0
+    return int(sum(
+        float(line.rsplit(" ", 1)[1]) for line in raw.decode().splitlines()
+        if line.startswith("cds_calls_shed_total")
+    ))
+
+
 def http(port: int, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}{path}",
@@ -226,11 +252,12 @@ class Run:
     target: str
     size: int
     round: int
-    rps: float
+    rps: float  # answers with a 2xx status, per second
     p50_ms: float
     p99_ms: float
     cpu_ms_per_req: float
     requests: int
+    shed: int = 0  # 503s from admission control (ours only)
 
 
 def measure(
@@ -252,20 +279,30 @@ def measure(
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
+    shed_before = shed_calls(server.port) if server.name == "ours" else 0
     result = runner(url, body_file, connections=args.connections, seconds=seconds, cpu_prefix=gen_prefix)
+    shed = shed_calls(server.port) - shed_before if server.name == "ours" else 0
     sampler.join()
     (t0, cpu0), (t1, cpu1) = samples
     cpu_per_second = (cpu1 - cpu0) / (t1 - t0)
-    if result.errors or result.requests == 0:
+    # 503s from admission control are counted and reported (and are not throughput); any
+    # other error or non-2xx answer means the service is not answering correctly: stop.
+    if result.errors > shed or result.requests <= result.errors:
         raise BenchError(
             f"{server.name} ({size} obs): {result.errors} errors / non-2xx answers in "
-            f"{result.requests} requests. Server log:\n{server.log_tail()}"
+            f"{result.requests} requests ({shed} of them 503s from admission control). "
+            f"Server log:\n{server.log_tail()}"
         )
+    answered = (result.requests - result.errors) / result.seconds
     return Run(
-        target=server.name, size=size, round=rnd, rps=result.rps, p50_ms=result.p50_ms,
-        p99_ms=result.p99_ms, cpu_ms_per_req=cpu_per_second * 1000 / result.rps,
-        requests=result.requests,
+        target=server.name, size=size, round=rnd, rps=answered, p50_ms=result.p50_ms,
+        p99_ms=result.p99_ms, cpu_ms_per_req=cpu_per_second * 1000 / answered,
+        requests=result.requests, shed=shed,
     )
+
+
+def shed_total(runs: list[Run], size: int) -> int:
+    return sum(r.shed for r in runs if r.target == "ours" and r.size == size)
 
 
 def median_of(runs: list[Run], target: str, size: int, attr: str) -> float:
@@ -413,10 +450,13 @@ def report(
     add(f"`POST {HOOK_PATH}` with full prefetch (patient, observations, medications, "
         "conditions); *bare* is a FastAPI endpoint that reads the body, parses it (orjson) and "
         "answers `{\"cards\": []}`, same uvicorn settings, same payload, same run. "
-        "CPU ms/req is the server process's user+system time per request.")
+        "CPU ms/req is the server process's user+system time per request. Our service runs "
+        f"with CDS_QUEUE_TIMEOUT_SECONDS={CAPACITY_QUEUE_TIMEOUT_SECONDS} (a capacity "
+        "measurement, bench/README.md); *503* counts its refusals all the same (rounds "
+        "summed), and req/s counts 2xx answers only.")
     add("")
-    add("| Target | Observations | Body KB | req/s | p50 ms | p99 ms | CPU ms/req | ours / bare req/s |")
-    add("|---|---:|---:|---:|---:|---:|---:|---:|")
+    add("| Target | Observations | Body KB | req/s | p50 ms | p99 ms | CPU ms/req | 503 | ours / bare req/s |")
+    add("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     body_kb = {n: args.body_files[n].stat().st_size / 1024 for n in sizes}
     for n in sizes:
         share = median_of(runs, "ours", n, "rps") / median_of(runs, "bare", n, "rps")
@@ -427,7 +467,7 @@ def report(
                 f"{median_of(runs, target, n, 'p50_ms'):.1f} | "
                 f"{median_of(runs, target, n, 'p99_ms'):.1f} | "
                 f"{median_of(runs, target, n, 'cpu_ms_per_req'):.2f} | "
-                + (f"{share:.2f}" if target == "ours" else "") + " |"
+                + (f"{shed_total(runs, n)} | {share:.2f}" if target == "ours" else "- |") + " |"
             )
     add("")
     add("## Fallback path (no prefetch, data fetched from the FHIR stub)")
@@ -460,8 +500,8 @@ def report(
         add(f"bench/hotspots.py: {stages}")
     else:
         add("Median ms per call, our service's own functions called in one process pinned to CPU 0 "
-            "(bench/hotspots.py): *parse* = orjson + JSON depth check, *validate* = envelope and "
-            "context models, *pipeline* = `run_hook` (prefetch, facts, rules, cards), *respond* = "
+            "(bench/hotspots.py): *parse* = the typed decode of the body, *validate* = the hook "
+            "and its context fields, *pipeline* = `run_hook` (prefetch, facts, rules, cards), *respond* = "
             "response JSON. HTTP, logging, metrics and the served-card write are not included.")
         add("")
         add("| Observations | parse | validate | pipeline | respond | total |")
@@ -479,45 +519,51 @@ def report(
         return median_of(runs, target, n, attr)
 
     all_ok = True
-    for n in sizes:
-        share = m("ours", n, "rps") / m("bare", n, "rps")
-        cpu_share = m("bare", n, "cpu_ms_per_req") / m("ours", n, "cpu_ms_per_req")
-        ok = share >= MIN_THROUGHPUT_SHARE
+
+    def target(number: str, text: str, measured: str, ok: bool) -> None:
+        nonlocal all_ok
         all_ok &= ok
-        add(f"| 1a | throughput >= {MIN_THROUGHPUT_SHARE:g} x bare, {n:,} Observations | "
-            f"{m('ours', n, 'rps'):,.0f} vs {m('bare', n, 'rps'):,.0f} req/s = {share:.2f} x "
-            f"(by CPU time per request: {cpu_share:.2f} x) | {verdict(ok)} |")
+        add(f"| {number} | {text} | {measured} | {verdict(ok)} |")
+
+    for n in sizes:
+        need = MIN_THROUGHPUT_RATIO_AT.get(n, MIN_THROUGHPUT_RATIO)
+        ratio = m("ours", n, "rps") / m("bare", n, "rps")
+        cpu_ratio = m("bare", n, "cpu_ms_per_req") / m("ours", n, "cpu_ms_per_req")
+        target("1a", f"throughput >= {need:g} x bare, {n:,} Observations",
+               f"{m('ours', n, 'rps'):,.0f} vs {m('bare', n, 'rps'):,.0f} req/s = {ratio:.2f} x "
+               f"(by CPU time per request: {cpu_ratio:.2f} x)", ratio >= need)
+    for n in sizes:
+        ratio = m("ours", n, "p99_ms") / m("bare", n, "p99_ms")
+        target("1b", f"p99 <= {MAX_P99_RATIO:g} x bare's, {n:,} Observations",
+               f"{m('ours', n, 'p99_ms'):.1f} vs {m('bare', n, 'p99_ms'):.1f} ms = {ratio:.2f} x",
+               ratio <= MAX_P99_RATIO)
     lo, hi = min(sizes), max(sizes)
     if lo != hi:
-        cpu_lo, cpu_hi = m("ours", lo, "cpu_ms_per_req"), m("ours", hi, "cpu_ms_per_req")
-        cpu_ratio = cpu_hi / cpu_lo
-        p50_ratio = m("ours", hi, "p50_ms") / m("ours", lo, "p50_ms")
-        ok = cpu_ratio <= MAX_GROWTH_10_TO_1000
-        all_ok &= ok
-        add(f"| 1b | {hi:,} Observations cost <= {MAX_GROWTH_10_TO_1000:g} x {lo:,} (CPU time "
-            f"per request; p50 shown too) | CPU {cpu_hi:.2f} vs {cpu_lo:.2f} ms = "
-            f"{cpu_ratio:.1f} x; p50 {p50_ratio:.1f} x | {verdict(ok)} |")
-        bare_ratio = m("bare", hi, "cpu_ms_per_req") / m("bare", lo, "cpu_ms_per_req")
-        own_lo = cpu_lo - m("bare", lo, "cpu_ms_per_req")
-        own_hi = cpu_hi - m("bare", hi, "cpu_ms_per_req")
-        context = [f"bare endpoint alone grows {bare_ratio:.1f} x (the body is "
-                   f"{body_kb[hi] / body_kb[lo]:.0f} x larger)"]
-        if own_lo > 0:
-            context.append(f"ours minus bare: {own_hi:.2f} vs {own_lo:.2f} ms = "
-                           f"{own_hi / own_lo:.1f} x")
+        ours_growth = m("ours", hi, "cpu_ms_per_req") / m("ours", lo, "cpu_ms_per_req")
+        bare_growth = m("bare", hi, "cpu_ms_per_req") / m("bare", lo, "cpu_ms_per_req")
+        target("1c", f"CPU per request, {hi:,} vs {lo:,} Observations: ours grows no faster "
+               "than bare's",
+               f"ours {m('ours', hi, 'cpu_ms_per_req'):.2f} / {m('ours', lo, 'cpu_ms_per_req'):.2f}"
+               f" ms = {ours_growth:.1f} x; bare {m('bare', hi, 'cpu_ms_per_req'):.2f} / "
+               f"{m('bare', lo, 'cpu_ms_per_req'):.2f} ms = {bare_growth:.1f} x (the body is "
+               f"{body_kb[hi] / body_kb[lo]:.0f} x larger)", ours_growth <= bare_growth)
         if not isinstance(stages, str) and lo in stages and hi in stages:
-            context.append(f"in-process `run_hook` alone: {stages[hi]['pipeline']:.2f} vs "
-                           f"{stages[lo]['pipeline']:.2f} ms = "
-                           f"{stages[hi]['pipeline'] / stages[lo]['pipeline']:.1f} x")
-        add(f"| 1b | context (not targets) | {'; '.join(context)} | info |")
+            add(f"| 1c | context (not a target) | in-process `run_hook` alone: "
+                f"{stages[hi]['pipeline']:.2f} vs {stages[lo]['pipeline']:.2f} ms = "
+                f"{stages[hi]['pipeline'] / stages[lo]['pipeline']:.1f} x | info |")
     ratio = hook50 / q50[slowest_q]
-    ok = ratio <= MAX_FALLBACK_RATIO
-    all_ok &= ok
-    add(f"| 2 | fallback p50 <= {MAX_FALLBACK_RATIO:g} x slowest single stub query p50 | "
-        f"{hook50:.1f} vs {q50[slowest_q]:.1f} ms "
-        f"(`{slowest_q.split('?')[0].removeprefix('/fhir/')}`) = {ratio:.2f} x | {verdict(ok)} |")
-    add(f"| 3 | peak RSS of the service process, reported | {memory['ours_hwm'] / 1024:.0f} MiB "
-        f"(bare {memory['bare_hwm'] / 1024:.0f} MiB) | reported |")
+    target("2", f"fallback p50 <= {MAX_FALLBACK_RATIO:g} x slowest single stub query p50",
+           f"{hook50:.1f} vs {q50[slowest_q]:.1f} ms "
+           f"(`{slowest_q.split('?')[0].removeprefix('/fhir/')}`) = {ratio:.2f} x",
+           ratio <= MAX_FALLBACK_RATIO)
+    ratio = memory["ours_hwm"] / memory["bare_hwm"]
+    target("3", f"peak RSS <= {MAX_RSS_RATIO:g} x bare's",
+           f"{memory['ours_hwm'] / 1024:.0f} vs {memory['bare_hwm'] / 1024:.0f} MiB = "
+           f"{ratio:.2f} x", ratio <= MAX_RSS_RATIO)
+    shed = sum(r.shed for r in runs)
+    if shed:
+        add(f"| - | 503s from admission control during the measured rounds (not counted as "
+            f"throughput) | {shed:,} | info |")
     add("")
     add("Cards our service answered (every size, and the fallback request):")
     add("")
@@ -528,10 +574,10 @@ def report(
     add("")
     add("<details><summary>Every round</summary>")
     add("")
-    add("| Round | Target | Observations | requests | req/s | p50 ms | p99 ms | CPU ms/req |")
-    add("|---:|---|---:|---:|---:|---:|---:|---:|")
+    add("| Round | Target | Observations | requests | 503 | req/s | p50 ms | p99 ms | CPU ms/req |")
+    add("|---:|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in runs:
-        add(f"| {r.round} | {r.target} | {r.size:,} | {r.requests:,} | {r.rps:,.0f} | "
+        add(f"| {r.round} | {r.target} | {r.size:,} | {r.requests:,} | {r.shed:,} | {r.rps:,.0f} | "
             f"{r.p50_ms:.1f} | {r.p99_ms:.1f} | {r.cpu_ms_per_req:.2f} |")
     add("")
     add("Fallback per round (p50 ms): hook " + ", ".join(f"{v:.1f}" for v in fallback.hook_p50)
@@ -616,6 +662,7 @@ def main(argv: list[str]) -> int:
         "CDS_FHIR_ALLOW_UNAUTHENTICATED": "true",
         "CDS_FHIR_ALLOW_PRIVATE_ADDRESSES": "true",
         "CDS_FHIR_ALLOWED_HOSTS": "127.0.0.1",
+        "CDS_QUEUE_TIMEOUT_SECONDS": CAPACITY_QUEUE_TIMEOUT_SECONDS,
     }
     stub = Server("fhir stub", "fhir_stub:app", {**env, "STUB_DELAY_MS": f"{args.delay_ms:g}"},
                   gen_cpu, work / "stub.log")
@@ -684,7 +731,8 @@ def main(argv: list[str]) -> int:
                     run = measure(s, args.body_files[n], n, rnd, args, gen_cpu, args.duration)
                     runs.append(run)
                     log(f"round {rnd} {s.name:4} {n:>5} obs: {run.rps:7.0f} req/s  p50 "
-                        f"{run.p50_ms:6.1f}  p99 {run.p99_ms:6.1f} ms  cpu {run.cpu_ms_per_req:.2f} ms/req")
+                        f"{run.p50_ms:6.1f}  p99 {run.p99_ms:6.1f} ms  cpu {run.cpu_ms_per_req:.2f} ms/req"
+                        + (f"  {run.shed} shed (503)" if run.shed else ""))
 
         log("fallback path")
         fallback = measure_fallback(ours, stub, fallback_body, stub_targets, args)

@@ -183,8 +183,10 @@ class Target:
         self.port = loadgen_free_port()
         self.log_path = work / f"{self.database}-{self.workers}.log"
         env = {k: v for k, v in os.environ.items() if not k.startswith("CDS_")}
+        # Capacity, as in bench.py: no "stale" shedding of a full closed-loop queue.
         env.update({"CDS_PROFILE": "development", "CDS_AUTH_REQUIRED": "false",
-                    "CDS_DATABASE_URL": self.url, "TMPDIR": str(work)})
+                    "CDS_DATABASE_URL": self.url, "TMPDIR": str(work),
+                    "CDS_QUEUE_TIMEOUT_SECONDS": "30"})
         with self.log_path.open("wb") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "cds_service", "serve", "--port", str(self.port),

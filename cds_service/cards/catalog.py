@@ -29,6 +29,7 @@ from cds_service.cards.templates import (
     LinkText,
     compile_template,
     make_env,
+    render,
 )
 from cds_service.cdshooks.response import Coding, OverrideReason, Source
 from cds_service.clinical.types import PatientFacts
@@ -131,12 +132,12 @@ class CardCatalog:
         return self._cards[key]
 
     def summary(self, finding: Finding) -> str:
-        return plain(self.card(finding.card_key).summary.render(**finding.values), SUMMARY_MAX)
+        return plain(render(self.card(finding.card_key).summary, finding.values), SUMMARY_MAX)
 
     def detail(self, finding: Finding, facts: PatientFacts | None) -> str:
         card = self.card(finding.card_key)
-        body = card.detail.render(**finding.values)
-        text = self._layout.render(
+        body = render(card.detail, finding.values)
+        text = render(self._layout, dict(
             body=Markup(body),
             evidence=finding.evidence,
             data_notes=facts.data_notes if facts else (),
@@ -144,11 +145,11 @@ class CardCatalog:
             source_label=card.source_label,
             source_url=card.source_url,
             references=card.references,
-        )
+        ))
         return tidy_lines(text)
 
     def label(self, key: str, kind: str, **values: Any) -> str:
-        return plain(self.card(key).labels[kind].render(**values), 120)
+        return plain(render(self.card(key).labels[kind], values), 120)
 
     def suggestion_label(
         self, key: str, kind: str, schedule: str | None, labs: tuple[str, ...]
@@ -157,7 +158,7 @@ class CardCatalog:
         return self._suggestion_labels(key, kind, schedule=schedule, labs=labs)
 
     def action_text(self, name: str, **values: Any) -> str:
-        return plain(self._actions[name].render(**values), 200)
+        return plain(render(self._actions[name], values), 200)
 
     def lab_action_text(self, lab_id: str) -> str:
         """`action_text("create_lab", ...)` for one orderable lab (cached)."""

@@ -20,6 +20,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -29,6 +30,7 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
@@ -38,6 +40,8 @@ MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 _LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 2.0, 4.0, 8.0)
 _FHIR_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0)
 
+M = TypeVar("M", bound=MetricWrapperBase)
+
 
 class Metrics:
     """Every metric the service exports, registered on its own `CollectorRegistry`."""
@@ -45,6 +49,7 @@ class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry(auto_describe=True)
         self._load: _LoadCollector | None = None
+        self._bound: dict[tuple[MetricWrapperBase, tuple[str, ...]], MetricWrapperBase] = {}
         r = self.registry
         self.hook_calls = Counter(
             "cds_hook_calls", "Hook calls answered, by service and HTTP status.",
@@ -77,6 +82,15 @@ class Metrics:
             "outcome; rule `unknown` for cards with no served record.",
             ["rule", "outcome"], registry=r,
         )
+
+    def bound(self, metric: M, *labels: str) -> M:
+        """`metric.labels(*labels)`, looked up once per label set and kept: `.labels` checks
+        and locks on every call. The label sets are bounded (see above), so is this cache."""
+        key = (metric, labels)
+        child = self._bound.get(key)
+        if child is None:
+            child = self._bound[key] = metric.labels(*labels)
+        return child  # type: ignore[return-value]
 
     def watch_load(self, read: Callable[[], LoadSnapshot]) -> None:
         """Export the hostile-load counters (api/connections, api/admission, the feedback rate

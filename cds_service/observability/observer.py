@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from cds_service.observability.logging import log_event
 from cds_service.observability.metrics import Metrics
 from cds_service.observability.redaction import loggable_id
 
@@ -58,11 +59,13 @@ class Observer:
         as `unknown`."""
         try:
             known = status != 404 if known_service is None else known_service
-            fields = hook_call_fields(
-                service_id, status, duration_seconds, hook_instance, report, known_service=known
-            )
             level = logging.WARNING if status >= 500 else logging.INFO
-            self.log.log(level, "hook_call", extra=fields)
+            if self.log.isEnabledFor(level):  # else no fields to build
+                fields = hook_call_fields(
+                    service_id, status, duration_seconds, hook_instance, report,
+                    known_service=known,
+                )
+                log_event(self.log, level, "hook_call", fields)
             if self.metrics is not None:
                 self._count_call(service_id if known else UNKNOWN, status, duration_seconds, report)
         except Exception as exc:  # observability must not break the answer
@@ -81,7 +84,7 @@ class Observer:
             })
             if self.metrics is not None:
                 for rule, outcome in items_by_rule:
-                    self.metrics.feedback.labels(rule or UNKNOWN, outcome).inc()
+                    self.metrics.bound(self.metrics.feedback, rule or UNKNOWN, outcome).inc()
         except Exception as exc:
             self.log.warning("could not report feedback: %s", type(exc).__name__)
 
@@ -90,28 +93,30 @@ class Observer:
     ) -> None:
         assert self.metrics is not None
         m = self.metrics
+        bound = m.bound
         # An unknown id comes from the caller: as a label it would grow the series without bound.
         service = UNKNOWN if status == 404 else service_id
-        m.hook_calls.labels(service, str(status)).inc()
-        m.hook_latency.labels(service, str(status)).observe(seconds)
+        code = str(status)
+        bound(m.hook_calls, service, code).inc()
+        bound(m.hook_latency, service, code).observe(seconds)
         if report is None:
             return
         for rendered in getattr(report, "cards", None) or ():
             card = getattr(rendered, "card", None)
-            m.cards.labels(
-                getattr(rendered, "rule_id", UNKNOWN), getattr(card, "indicator", UNKNOWN)
+            bound(
+                m.cards, getattr(rendered, "rule_id", UNKNOWN), getattr(card, "indicator", UNKNOWN)
             ).inc()
         prefetch = getattr(report, "prefetch", None)
         for key, data in (getattr(prefetch, "keys", None) or {}).items():
-            m.prefetch.labels(key, getattr(data, "status", UNKNOWN)).inc()
+            bound(m.prefetch, key, getattr(data, "status", UNKNOWN)).inc()
         for call in getattr(prefetch, "calls", None) or ():
             outcome = getattr(call, "outcome", UNKNOWN)
             if outcome != "denied":  # refused before any request: no latency to speak of
-                m.fhir_latency.labels(getattr(call, "resource_type", None) or UNKNOWN).observe(
+                bound(m.fhir_latency, getattr(call, "resource_type", None) or UNKNOWN).observe(
                     float(getattr(call, "ms", 0.0)) / 1000
                 )
             if outcome != "ok":
-                m.fhir_errors.labels(outcome).inc()
+                bound(m.fhir_errors, outcome).inc()
 
 
 def hook_call_fields(

@@ -7,6 +7,7 @@ place; this catches the day it does.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import MutableMapping
@@ -46,7 +47,12 @@ def loggable_id(value: str) -> str:
 
 
 def is_secret_key(key: object) -> bool:
-    return isinstance(key, str) and key.lower().replace("-", "_") in SECRET_KEYS
+    return isinstance(key, str) and _is_secret_name(key)
+
+
+@functools.lru_cache(maxsize=4096)  # log keys are field names: a small set, seen again and again
+def _is_secret_name(key: str) -> bool:
+    return key.lower().replace("-", "_") in SECRET_KEYS
 
 
 def scrub_text(text: str) -> str:
@@ -56,19 +62,44 @@ def scrub_text(text: str) -> str:
     return _BEARER.sub(r"\1 " + MASK, _JWT.sub(MASK, text))
 
 
+# Exact types that hold no text: returned as they are, before the isinstance tests below.
+_PLAIN = frozenset({int, float, bool, type(None)})
+
+
 def scrub(value: Any, depth: int = 0) -> Any:
     """A copy of `value` with secrets masked (dicts, lists and tuples walked to a fixed depth)."""
+    kind = type(value)
+    if kind is str:  # the usual case: scrub_text's own test inline
+        return value if "eyJ" not in value and "earer" not in value else scrub_text(value)
+    if kind in _PLAIN:
+        return value
     if isinstance(value, str):
         return scrub_text(value)
     if depth >= _MAX_DEPTH:
         return value
+    inner = depth + 1
     if isinstance(value, dict):
-        return {
-            k: MASK if is_secret_key(k) else scrub(v, depth + 1) for k, v in value.items()
-        }
+        return {k: MASK if is_secret_key(k) else scrub(v, inner) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return type(value)(scrub(v, depth + 1) for v in value)
+        items = [scrub(v, inner) for v in value]  # a list comprehension: no generator frames
+        return items if kind is list else type(value)(items)
     return value
+
+
+# Every SECRET_KEYS name, lowercased, contains one of these words (with "-" or "_" between its
+# parts), and scrub_text changes only text holding "eyJ" or "earer": lowercased, both too.
+_MARKERS = (b"authorization", b"token", b"jwt", b"password", b"secret", b"eyj", b"earer")
+
+
+def may_need_redaction(json_text: bytes) -> bool:
+    """False only when `redact_processor` would leave the event serialised as `json_text`
+    unchanged: ASCII text holding none of the markers. JSON escapes no letter, so a key or a
+    string holding a marker shows it in the text; non-ASCII text is always True (Unicode
+    lowercasing can make a secret key out of other letters). For skipping the walk."""
+    if not json_text.isascii():
+        return True
+    text = json_text.lower()
+    return any(marker in text for marker in _MARKERS)
 
 
 def redact_processor(

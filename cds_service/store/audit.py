@@ -1,6 +1,7 @@
 """The served-card audit's batch writer: the request path queues rows, one task writes them.
 
-A hook call only appends its rows to a list (no database work on the request path). A
+A hook call only appends its rows to a list (no database work on the request path; the rows
+may be a lazy sequence, built only when the writer reads them, in its thread). A
 background task writes what has queued every `flush_seconds`, or as soon as `batch_rows` rows
 are waiting, each batch in one transaction. Feedback, the report and shutdown flush first, so
 a card's row is written before anything reads it. What a crash (SIGKILL, power loss) can lose
@@ -47,8 +48,9 @@ class AuditWriter:
         self.batch_rows = batch_rows
         self.flush_seconds = flush_seconds
         self._max_pending = max_pending
-        self._pending: list[Row] = []
-        self._lock = threading.Lock()  # guards _pending
+        self._pending: list[Sequence[Row]] = []  # groups of rows, as queued
+        self._count = 0  # rows in _pending
+        self._lock = threading.Lock()  # guards _pending and _count
         self._write_lock = threading.Lock()  # one writer at a time keeps rows in order
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -56,18 +58,21 @@ class AuditWriter:
 
     @property
     def pending(self) -> int:
-        return len(self._pending)
+        return self._count
 
     def add(self, rows: Sequence[Row]) -> None:
-        """Queue rows (no I/O). A full batch wakes the writer task at once."""
-        if not rows:
+        """Queue rows (no I/O; a lazy sequence is not read here). A full batch wakes the
+        writer task at once."""
+        count = len(rows)
+        if not count:
             return
         with self._lock:
-            self._pending.extend(rows)
-            dropped = len(self._pending) - self._max_pending
+            self._pending.append(rows)
+            self._count += count
+            dropped = self._count - self._max_pending
             if dropped > 0:
-                del self._pending[:dropped]
-            full = len(self._pending) >= self.batch_rows
+                self._drop_oldest(dropped)
+            full = self._count >= self.batch_rows
         if dropped > 0:
             log.error("served-card audit: %d queued row(s) dropped (database not answering; "
                       "queue full at %d rows)", dropped, self._max_pending)
@@ -81,13 +86,28 @@ class AuditWriter:
         refused to take are queued again, first."""
         with self._write_lock:
             with self._lock:
-                rows, self._pending = self._pending, []
+                groups, self._pending, self._count = self._pending, [], 0
+            rows = [row for group in groups for row in group]  # lazy groups are built here
             for start in range(0, len(rows), self.batch_rows):
                 if not self._write(rows[start : start + self.batch_rows]):
                     with self._lock:
-                        self._pending[:0] = rows[start:]
+                        self._pending.insert(0, rows[start:])
+                        self._count += len(rows) - start
                     return start
             return len(rows)
+
+    def _drop_oldest(self, rows: int) -> None:
+        """Drop the `rows` oldest queued rows (the caller holds the lock)."""
+        while rows > 0:
+            first = self._pending[0]
+            if len(first) <= rows:
+                del self._pending[0]
+                self._count -= len(first)
+                rows -= len(first)
+            else:
+                self._pending[0] = list(first)[rows:]
+                self._count -= rows
+                rows = 0
 
     def _write(self, batch: list[Row]) -> bool:
         try:

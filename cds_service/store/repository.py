@@ -11,10 +11,11 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, overload
 
 from sqlalchemy import Connection, Engine, Table, func, select
 
@@ -64,6 +65,55 @@ class FeedbackOutcome:
     duplicates: int
     unknown_cards: int
     counted: tuple[tuple[str | None, str], ...]
+
+
+class _ServedRows(Sequence[Mapping[str, Any]]):
+    """The served-card rows of one call, made when read (by the audit writer's thread)."""
+
+    __slots__ = ("_service_id", "_hook_instance", "_groups", "_served_at", "_count")
+
+    def __init__(
+        self,
+        service_id: str,
+        hook_instance: str,
+        cards: Sequence[ServedCardLike],
+        silent: Sequence[ServedCardLike],
+        served_at: float,
+    ) -> None:
+        self._service_id = service_id
+        self._hook_instance = hook_instance
+        self._groups = ((cards, True), (silent, False))
+        self._served_at = served_at
+        self._count = sum(1 for group in (cards, silent) for r in group if r.card.uuid)
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[Mapping[str, Any]]:
+        now = datetime.fromtimestamp(self._served_at, UTC)
+        instance = loggable_id(self._hook_instance)  # a UUID, or a digest of caller text
+        for group, shown in self._groups:
+            for rendered in group:
+                if rendered.card.uuid:
+                    yield {
+                        "card_uuid": rendered.card.uuid,
+                        "service_id": self._service_id,
+                        "hook_instance": instance,
+                        "rule_id": rendered.rule_id,
+                        "card_key": rendered.finding.card_key,
+                        "indicator": rendered.card.indicator,
+                        "shown": shown,
+                        "served_at": now,
+                    }
+
+    @overload
+    def __getitem__(self, index: int) -> Mapping[str, Any]: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Mapping[str, Any]]: ...
+    def __getitem__(
+        self, index: int | slice
+    ) -> Mapping[str, Any] | Sequence[Mapping[str, Any]]:
+        return list(self)[index]
 
 
 def utc(value: datetime) -> datetime:
@@ -125,24 +175,9 @@ class Store:
         silent: Sequence[ServedCardLike] = (),
     ) -> None:
         """Queue the audit rows of the cards sent and of the cards a silent rule would have
-        sent, for the batch writer (no I/O: safe on the event loop)."""
-        now = datetime.now(UTC)
-        instance = loggable_id(hook_instance)  # a UUID, or a digest of caller text
-        self.audit.add([
-            {
-                "card_uuid": rendered.card.uuid,
-                "service_id": service_id,
-                "hook_instance": instance,
-                "rule_id": rendered.rule_id,
-                "card_key": rendered.finding.card_key,
-                "indicator": rendered.card.indicator,
-                "shown": shown,
-                "served_at": now,
-            }
-            for group, shown in ((cards, True), (silent, False))
-            for rendered in group
-            if rendered.card.uuid
-        ])
+        sent, for the batch writer (no I/O: safe on the event loop). The rows are built by the
+        writer, in its thread; the call only keeps what they are made of, and the time."""
+        self.audit.add(_ServedRows(service_id, hook_instance, cards, silent, time.time()))
 
     def flush_served(self) -> None:
         """Write the queued audit rows now (feedback and reports read them)."""

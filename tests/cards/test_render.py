@@ -156,3 +156,23 @@ def test_end_to_end_scenario_produces_a_conformant_response(catalog):
 def test_no_findings_no_cards(catalog):
     rule_input = inp("patient-view", facts(labs=all_labs()))
     assert render_cards([], rule_input, catalog, max_cards=10) == []
+
+
+def test_no_template_is_parsed_or_compiled_when_a_card_is_rendered(catalog, monkeypatch):
+    """Card text is compiled once, at start-up (CardCatalog.load); a call only renders."""
+    from jinja2 import Environment
+
+    def refuse(*_args, **_kwargs):
+        raise AssertionError("a template was parsed or compiled during a call")
+
+    for name in ("parse", "_parse", "compile", "from_string", "get_template"):
+        monkeypatch.setattr(Environment, name, refuse)
+    spec = CARD_SPECS["muscle-relaxant-older-adult"]
+    finding = spec.finding(
+        order=med("cyclobenzaprine"),
+        evidence=(Evidence("age", "75", None, "Patient/p"),),
+        values=sample_values(spec.values, LABS, worst=True),
+        suggestions=[SuggestionSpec(kind) for kind in sorted(spec.suggestions)],
+    )
+    card = render_card(finding, inp("order-select", facts(age=75)), catalog)
+    assert card.summary and card.detail

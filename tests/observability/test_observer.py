@@ -211,3 +211,11 @@ def test_a_token_passed_by_mistake_is_masked(json_logs: pytest.CaptureFixture[st
                              hook_instance=TOKEN, report=None)
     text = json_logs.readouterr().err
     assert TOKEN not in text and '"hookInstance":"sha256:' in text
+
+
+def test_bound_children_are_the_labelled_series_looked_up_once() -> None:
+    metrics = Metrics()
+    child = metrics.bound(metrics.hook_calls, SERVICE, "200")
+    assert child is metrics.bound(metrics.hook_calls, SERVICE, "200")
+    assert child is metrics.hook_calls.labels(SERVICE, "200")
+    assert metrics.bound(metrics.hook_latency, SERVICE, "200") is not child

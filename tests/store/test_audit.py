@@ -133,3 +133,36 @@ def test_rows_queued_during_a_flush_wait_for_the_next_one(
     monkeypatch.setattr(store.audit, "_write", write_while_calls_arrive)
     store.flush_served()
     assert batches == [2] and store.audit.pending == 1 and written(engine) == 2
+
+
+def test_rows_are_built_by_the_writer_with_the_time_of_the_call(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+    from datetime import UTC, datetime
+
+    from cds_service.store import repository
+
+    store = Store(engine)
+    calls: list[str] = []
+    monkeypatch.setattr(repository, "loggable_id", lambda value: calls.append(value) or value)
+    queued_at = datetime.now(UTC)
+    queue(store, 2)
+    assert calls == [] and store.audit.pending == 2, "nothing built on the request path"
+    time.sleep(0.05)
+    store.flush_served()
+    assert calls == ["hook-1"]
+    with engine.connect() as conn:
+        times = conn.execute(select(ServedCard.served_at)).scalars().all()
+    assert len(times) == 2
+    assert all(abs((repository.utc(t) - queued_at).total_seconds()) < 0.04 for t in times)
+
+
+def test_the_bound_drops_part_of_a_queued_call(engine: Engine) -> None:
+    store = Store(engine)
+    store.audit._max_pending = 4
+    queue(store, 3)
+    queue(store, 3)
+    assert store.audit.pending == 4
+    store.flush_served()
+    assert written(engine) == 4
