@@ -13,6 +13,7 @@ from typing import Any
 import anyio
 import httpx
 from fastapi import FastAPI
+from sqlalchemy import Engine as Database
 
 from cds_service.api import feedback, health, metrics, services
 from cds_service.api.admission import Admission
@@ -20,7 +21,7 @@ from cds_service.api.connections import ConnectionGuard, HttpLimits
 from cds_service.api.errors import install_error_handlers
 from cds_service.api.middleware import install_middleware
 from cds_service.api.ratelimit import RateLimiter
-from cds_service.api.state import AppState
+from cds_service.api.state import AppState, Verifier
 from cds_service.cards.catalog import CardCatalog
 from cds_service.clinical.terminology import get_terminology
 from cds_service.fhir.client import FhirClient
@@ -33,10 +34,6 @@ from cds_service.observability.logging import configure_logging
 from cds_service.observability.metrics import LoadSnapshot, Metrics
 from cds_service.observability.observer import Observer
 from cds_service.rules.types import Thresholds
-from cds_service.security.jwks import JwksCache
-from cds_service.security.jwt import JwtVerifier
-from cds_service.security.replay import ReplayStore
-from cds_service.security.trust import load_trust
 from cds_service.settings import Settings, unknown_variables
 from cds_service.store.db import open_database
 from cds_service.store.repository import Store
@@ -110,15 +107,7 @@ def create_app(
     jwks_http = httpx.AsyncClient(
         timeout=httpx.Timeout(3.0), follow_redirects=False, transport=jwks_transport
     )
-    verifier = None
-    if settings.auth_required:
-        verifier = JwtVerifier(
-            load_trust(settings),
-            JwksCache(jwks_http),
-            ReplayStore(db, prune_interval=math.inf),  # pruned by `retention`, off the path
-            clock_skew=settings.jwt_clock_skew_seconds,
-            max_lifetime=settings.jwt_max_lifetime_seconds,
-        )
+    verifier = _verifier(settings, db, jwks_http) if settings.auth_required else None
     retention = Retention(db, audit_days=settings.audit_retention_days)
     site = engine.config.site
     if site.path is not None:
@@ -194,6 +183,23 @@ def create_app(
     app.include_router(metrics.router)
     _document_hook_request(app, state)
     return app
+
+
+def _verifier(settings: Settings, db: Database, jwks_http: httpx.AsyncClient) -> Verifier:
+    """The JWT verifier. Imported here: the JOSE and cryptography stack (about 30 MiB of
+    resident memory) is loaded only by a process that checks tokens."""
+    from cds_service.security.jwks import JwksCache
+    from cds_service.security.jwt import JwtVerifier
+    from cds_service.security.replay import ReplayStore
+    from cds_service.security.trust import load_trust
+
+    return JwtVerifier(
+        load_trust(settings),
+        JwksCache(jwks_http),
+        ReplayStore(db, prune_interval=math.inf),  # pruned by `retention`, off the path
+        clock_skew=settings.jwt_clock_skew_seconds,
+        max_lifetime=settings.jwt_max_lifetime_seconds,
+    )
 
 
 def _load_snapshot(state: AppState) -> LoadSnapshot:

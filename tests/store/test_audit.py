@@ -4,6 +4,7 @@ nothing lost while the database is briefly away."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -79,6 +80,7 @@ async def test_a_full_batch_is_written_at_once(engine: Engine) -> None:
 def test_rows_are_kept_while_the_database_fails_and_written_when_it_is_back(
     database_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="cds_service.store.audit")  # "writing again" is INFO
     db = make_engine(database_url)  # no schema yet: every write fails, as with a database down
     try:
         store = Store(db, audit_batch_rows=2)

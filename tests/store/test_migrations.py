@@ -3,8 +3,11 @@ every feedback row intact, at start-up or with `cds-service db upgrade`."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +19,7 @@ from typer.testing import CliRunner
 import cds_service.store.tables  # noqa: F401  (registers the models)
 from cds_service.cli import cli
 from cds_service.store.db import Base, DatabaseUnusable, make_engine, open_database
-from cds_service.store.schema import head, schema_state
+from cds_service.store.schema import HEAD, head, schema_state
 from cds_service.store.tables import Feedback, ServedCard
 from tests.store import release_0_1
 
@@ -131,3 +134,21 @@ def test_db_upgrade_and_status_commands(engine: Engine, database_url: str) -> No
     status = runner.invoke(cli, ["db", "status", "--database-url", database_url])
     assert status.exit_code == 0 and f"at head ({head()})" in status.output
     assert len(rows(engine, Feedback.__table__)) == len(rows(engine, release_0_1.feedback))
+
+
+def test_the_recorded_head_is_the_migrations_head() -> None:
+    """`schema.HEAD` lets a start on a schema at head skip Alembic: it must name the head."""
+    assert head() == HEAD
+
+
+def test_a_start_on_a_schema_at_head_does_not_load_alembic(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/at-head.db"
+    open_database(url).dispose()  # migrates (Alembic runs)
+    code = (
+        "import sys\n"
+        "from cds_service.store.db import open_database\n"
+        f"open_database({url!r}).dispose()\n"
+        "assert 'alembic' not in sys.modules, 'Alembic was imported'\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
