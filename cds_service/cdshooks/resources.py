@@ -77,7 +77,9 @@ class ReferenceRange(_View):
     high: Quantity | None = None
 
 
-class Component(_View):
+class _Result(_View):
+    """What carries a lab result: an Observation, or one of its components."""
+
     code: Concept | None = None
     valueQuantity: Quantity | None = None
     valueString: Scalar = None
@@ -92,6 +94,10 @@ class Component(_View):
     valueSampledData: Present | None = None
     interpretation: list[Concept] | Concept | None = None
     referenceRange: list[ReferenceRange] | ReferenceRange | None = None
+
+
+class Component(_Result):
+    """Observation.component."""
 
 
 class Repeat(_View):
@@ -154,32 +160,21 @@ class Issue(_View):
     code: str | None = None
 
 
-class Resource(_View):
+class Resource(_Result):
+    """Every resource type read, in one view (`code` and the Observation result fields come
+    from `_Result`)."""
+
     resourceType: str | None = None
     id: str | None = None
     status: str | None = None
-    code: Concept | None = None
     # Patient
     birthDate: str | None = None
     gender: str | None = None
-    # Observation
+    # Observation (its value[x], interpretation and referenceRange: `_Result`)
     effectiveDateTime: str | None = None
     effectivePeriod: Period | None = None
     effectiveInstant: str | None = None
     issued: str | None = None
-    valueQuantity: Quantity | None = None
-    valueString: Scalar = None
-    valueCodeableConcept: Concept | None = None
-    valueInteger: Number = None
-    valueBoolean: Scalar = None
-    valueRange: Present | None = None
-    valueRatio: Present | None = None
-    valueDateTime: str | None = None
-    valuePeriod: Present | None = None
-    valueTime: str | None = None
-    valueSampledData: Present | None = None
-    interpretation: list[Concept] | Concept | None = None
-    referenceRange: list[ReferenceRange] | ReferenceRange | None = None
     component: list[Component] | Component | None = None
     # MedicationRequest (R4; DSTU2 MedicationOrder; R5 `medication`) and Medication
     medicationCodeableConcept: Concept | None = None
