@@ -133,7 +133,7 @@ def test_a_card_without_uuid_is_valid_with_a_warning() -> None:
 
 
 def test_request_rules_beyond_the_envelope(tmp_path: Path) -> None:
-    """The hook's context model and parse_hook_request's own rule both apply."""
+    """The hook's context rules and the decoder's own rule (fhirAuthorization needs fhirServer)."""
     body = hook_request("order-select", drafts=[medication_request("997010", "quinine")])
     del body["context"]["selections"]
     assert errors(write(tmp_path, body, "a.json")) == [
