@@ -22,7 +22,7 @@ import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType, field
 
 from cds_service.cdshooks.hooks import HOOKS
-from cds_service.cdshooks.resources import Resource
+from cds_service.cdshooks.resources import Resource, error_where
 from cds_service.errors import BadRequest, RequestTooDeep
 
 _ID_MAX = 256
@@ -128,7 +128,6 @@ def _dec_hook(kind: type, value: Any) -> Any:
     raise NotImplementedError
 
 
-_PATH = re.compile(r" - at `\$(?P<path>[^`]*)`$")
 _MISSING = re.compile(r"^Object missing required field `(?P<name>[^`]+)`")
 
 
@@ -163,7 +162,7 @@ class RequestDecoder:
         try:
             wire = cast(WireRequest, self._decoder.decode(raw))
         except msgspec.ValidationError as exc:
-            raise _invalid(str(exc)) from None
+            raise _invalid(*error_where(exc)) from None
         except msgspec.DecodeError:
             raise BadRequest("The request body is not valid JSON.") from None
         except RecursionError:
@@ -204,11 +203,8 @@ class RequestDecoder:
         return schema, components
 
 
-def _invalid(message: str) -> BadRequest:
-    """msgspec's "Expected `str`, got `int` - at `$.context.userId`" as a 400 naming the path."""
-    where = _PATH.search(message)
-    path = where.group("path").lstrip(".") if where else ""
-    reason = message[: where.start()] if where else message
+def _invalid(reason: str, path: str) -> BadRequest:
+    """A decoding error (`error_where`) as a 400 naming the JSON path."""
     if reason.startswith("Number out of range"):
         return BadRequest(
             "The request body holds a number too large to read (beyond a double's range).",

@@ -17,6 +17,7 @@ fields not read (`omit_defaults`), so a view never invents a key.
 
 from __future__ import annotations
 
+import re
 from typing import Any, TypeVar
 
 import msgspec
@@ -230,6 +231,20 @@ def as_json(resource: Resource) -> dict[str, Any]:
     """The view as the plain JSON the dict-reading clinical readers take (only fields read)."""
     out: dict[str, Any] = msgspec.to_builtins(resource)
     return out
+
+
+_AT = re.compile(r" - at `\$(?P<path>[^`]*)`$")
+
+
+def error_where(error: msgspec.ValidationError) -> tuple[str, str]:
+    """msgspec's "Expected `str`, got `int` - at `$.entry[0].id`" as ("Expected `str`, got
+    `int`", "entry[0].id"): the reason (types and limits, never a value) and the JSON path,
+    "" when the error is about the document itself."""
+    message = str(error)
+    where = _AT.search(message)
+    if where is None:
+        return message, ""
+    return message[: where.start()], where.group("path").lstrip(".")
 
 
 def listed(value: list[_V] | _V | None) -> list[_V]:

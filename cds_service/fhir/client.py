@@ -25,7 +25,7 @@ from http.cookiejar import CookieJar, DefaultCookiePolicy
 import httpx
 import msgspec
 
-from cds_service.cdshooks.resources import Resource, decode_resource
+from cds_service.cdshooks.resources import Resource, decode_resource, error_where
 from cds_service.content_length import declared_length
 from cds_service.fhir.errors import (
     FhirError,
@@ -298,14 +298,13 @@ def _parse(raw: bytes, host: str) -> Resource:
     try:
         body = decode_resource(raw)
     except msgspec.ValidationError as exc:
-        _, at, where = str(exc).rpartition(" - at ")
-        if not at:  # the body itself is not an object
+        _reason, path = error_where(exc)
+        if not path:  # the body itself is not an object
             raise FhirResponseInvalid(
                 f"FHIR server {host}: response is not a FHIR resource"
             ) from exc
-        path = where.strip("`")[:120]  # a JSON path, never a value
-        raise FhirResponseInvalid(
-            f"FHIR server {host}: response has a field of the wrong type ({path})"
+        raise FhirResponseInvalid(  # a JSON path, never a value
+            f"FHIR server {host}: response has a field of the wrong type ({path[:120]})"
         ) from exc
     except (msgspec.DecodeError, RecursionError) as exc:
         raise FhirResponseInvalid(f"FHIR server {host}: response is not JSON") from exc
