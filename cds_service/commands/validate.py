@@ -19,9 +19,8 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from functools import cache
 from pathlib import Path
-from typing import Annotated, Any, cast
+from typing import Annotated, Any
 
 import orjson
 import typer
@@ -30,13 +29,12 @@ from pydantic_core import ErrorDetails
 from rich.console import Console
 from rich.text import Text
 
-from cds_service.cdshooks.hooks import HOOKS, HookName
-from cds_service.cdshooks.request import RequestDecoder
+from cds_service.cdshooks.hooks import HOOKS
 from cds_service.cdshooks.response import CdsResponse
 from cds_service.commands._common import console, json_path
 from cds_service.errors import BadRequest
 from cds_service.hooks.pipeline import parse_context
-from cds_service.hooks.registry import Service
+from cds_service.hooks.registry import Registry
 from cds_service.store.feedback_models import FeedbackRequest
 
 MAX_SHOWN = 20  # errors listed per file; a STU3 Bundle read as R4 has hundreds
@@ -161,7 +159,8 @@ def check_fhir(data: Any, result: FileResult) -> None:
 
 def check_request(data: Any, result: FileResult) -> None:
     try:
-        request = _decoder().decode(orjson.dumps(data))  # exactly as the service reads a call
+        # Exactly as the service reads a call.
+        request = _registry().decoder.decode(orjson.dumps(data))
     except BadRequest as exc:
         where = ", ".join(exc.expression) or "(root)"
         prefix = f"Invalid CDS Hooks request: {where}: "
@@ -178,7 +177,7 @@ def check_request(data: Any, result: FileResult) -> None:
         )
         return
     try:
-        parse_context(_service_for(request.hook), request)
+        parse_context(_registry().for_hook(request.hook), request)
     except BadRequest as exc:
         result.errors.append(Problem(", ".join(exc.expression) or "context", exc.message))
 
@@ -241,20 +240,11 @@ class Discovery(BaseModel):
         return self
 
 
-@cache
-def _decoder() -> RequestDecoder:
-    """The service's own request decoder (our services' prefetch keys)."""
+def _registry() -> Registry:
+    """The service's own registry: its decoder and its service per hook."""
     from cds_service.tools.request_builder import registry
 
-    return registry().decoder
-
-
-@cache
-def _service_for(hook: str) -> Service:
-    """A stand-in service for `parse_context`, which only reads its id and hook."""
-    return Service(
-        id=f"validate-{hook}", hook=cast(HookName, hook), title="", description="", prefetch={}
-    )
+    return registry()
 
 
 def _collect(result: FileResult, check: Callable[[], object], *, fhir: bool = False) -> bool:

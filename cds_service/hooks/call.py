@@ -40,7 +40,6 @@ async def answer_call(
     chosen = registry.get(service_id) if service_id is not None else None
     request = registry.decoder.decode(raw)
     report.hook_instance = request.hookInstance
-    report.service_id = chosen.id if chosen else None
     chosen = chosen or registry.for_hook(request.hook)
     report.service_id = chosen.id
     context = parse_context(chosen, request)

@@ -50,15 +50,6 @@ def registry() -> Registry:
     return build_registry(get_terminology().observation_query_codes())
 
 
-def service_for(hook: str) -> Service:
-    """The one service answering `hook`."""
-    services: list[Service] = list(registry())  # Registry.__iter__ is untyped
-    for service in services:
-        if service.hook == hook:
-            return service
-    raise ValueError(f"no service answers the {hook!r} hook")
-
-
 def prepare_drafts(orders: Sequence[Resource], patient_id: str) -> list[Resource]:
     """Copies of the draft orders with an id and a patient reference (drafts need both:
     `selections` name them, the rules read their subject)."""
@@ -100,7 +91,7 @@ def build_request(
     options: RequestOptions = RequestOptions(),
 ) -> dict[str, Any]:
     """A ready hook request: context, fresh hookInstance, prefetch per `options.prefetch`."""
-    service = service_for(options.hook)
+    service = registry().for_hook(options.hook)
     context: dict[str, Any] = {"userId": options.user_id, "patientId": patient_id}
     if options.encounter_id:
         context["encounterId"] = options.encounter_id

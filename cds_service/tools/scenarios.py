@@ -36,7 +36,7 @@ from cds_service.tools.request_builder import (
     DEFAULT_FHIR_SERVER,
     RequestOptions,
     build_request,
-    service_for,
+    registry,
 )
 from cds_service.tools.scenario_model import OrderShort, Raw, Scenario
 
@@ -232,7 +232,7 @@ def _take(resources: list[Resource], order: OrderShort) -> Resource:
 
 def build_scenario_request(scenario: Scenario) -> BuiltRequest:
     """The hook request this scenario sends, and the FHIR data behind its fhirServer."""
-    service_id = service_for(scenario.hook).id
+    service_id = registry().for_hook(scenario.hook).id
     if scenario.request is not None:
         body = load_json(_relative(scenario, scenario.request))
         if not isinstance(body, dict):

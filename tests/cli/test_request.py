@@ -26,7 +26,7 @@ from cds_service.tools.request_builder import (
     DEFAULT_FHIR_SERVER,
     RequestOptions,
     build_request,
-    service_for,
+    registry,
 )
 from tests.conftest import CONFORMANCE, FIXTURES
 
@@ -81,7 +81,7 @@ def test_urn_uuid_references_resolve_to_the_patient(isaiah: list[dict[str, Any]]
 
 def test_full_prefetch_fills_our_own_templates(isaiah: list[dict[str, Any]]) -> None:
     body = build_request(isaiah, [MGO], ISAIAH_ID)
-    service = service_for("order-select")
+    service = registry().for_hook("order-select")
     prefetch = body["prefetch"]
     assert set(prefetch) == set(service.prefetch)
     assert (
@@ -129,7 +129,7 @@ def test_no_prefetch_and_null_prefetch_variants(isaiah: list[dict[str, Any]]) ->
     null = build_request(
         isaiah, [], ISAIAH_ID, RequestOptions(hook="patient-view", prefetch="null")
     )
-    assert null["prefetch"] == dict.fromkeys(service_for("patient-view").prefetch)
+    assert null["prefetch"] == dict.fromkeys(registry().for_hook("patient-view").prefetch)
     assert "draftOrders" not in null["context"]
 
 
@@ -181,7 +181,7 @@ def test_built_requests_are_answered_over_http(
     transport = MemoryFhirTransport(MemoryFhir(isaiah, base=DEFAULT_FHIR_SERVER))
     settings = settings_factory(fhir_allow_private_addresses=True, fhir_allow_unauthenticated=True)
     client = client_factory(settings, fhir_transport=transport)
-    url = f"/cds-services/{service_for('order-select').id}"
+    url = f"/cds-services/{registry().for_hook('order-select').id}"
     answers = []
     for mode in ("full", "none"):
         body = build_request(isaiah, [MGO], ISAIAH_ID, RequestOptions(prefetch=mode))
