@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,14 +17,6 @@ from cds_service.store.tables import ServedCard
 from tests.store.builders import SERVICE, rendered
 
 TABLE: Table = ServedCard.__table__  # type: ignore[assignment]
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    db = make_engine(database_url)
-    init_schema(db)
-    yield db
-    db.dispose()
 
 
 def written(engine: Engine) -> int:

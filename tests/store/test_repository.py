@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,14 +13,6 @@ from cds_service.store.feedback_models import FeedbackItem
 from cds_service.store.repository import UNKNOWN_RULE, Store
 from cds_service.store.tables import Feedback, ServedCard
 from tests.store.builders import REASON_SYSTEM, SERVICE, accepted, overridden, rendered
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    db = make_engine(database_url)
-    init_schema(db)
-    yield db
-    db.dispose()
 
 
 @pytest.fixture

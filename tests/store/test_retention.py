@@ -4,28 +4,17 @@ batches, off the request path; feedback is kept, and still names its rule."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from sqlalchemy import Engine, func, select, update
 from typer.testing import CliRunner
 
 from cds_service.cli import cli
 from cds_service.security.replay import ReplayStore
-from cds_service.store.db import init_schema, make_engine
 from cds_service.store.repository import UNKNOWN_RULE, Store
 from cds_service.store.retention import Retention
 from cds_service.store.tables import Feedback, SeenJwt, ServedCard
 from tests.store.builders import SERVICE, accepted, overridden, rendered
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    db = make_engine(database_url)
-    init_schema(db)
-    yield db
-    db.dispose()
 
 
 def count(engine: Engine, model: type[object]) -> int:
